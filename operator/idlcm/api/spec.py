@@ -1,0 +1,208 @@
+"""The Integration spec as the operator reads it (defaults mirror the CRD's)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from idlcm.api._base import Model
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go-style duration such as `10m`, `1h30m` or `500ms`."""
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 10m, 24h")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+class SecretKeyRef(Model):
+    """One key of a Secret in the Integration's own namespace."""
+
+    name: str
+    key: str = "token"
+
+
+class BearerTokenAuth(Model):
+    """A static bearer token."""
+
+    secret_ref: SecretKeyRef
+
+
+class BasicSecretRef(Model):
+    """The Secret holding a username and a password."""
+
+    name: str
+    username_key: str = "username"
+    password_key: str = "password"
+
+
+class BasicAuth(Model):
+    """HTTP basic authentication."""
+
+    secret_ref: BasicSecretRef
+
+
+class OAuth2SecretRef(Model):
+    """The Secret holding an OAuth2 client id and secret."""
+
+    name: str
+    client_id_key: str = Field("client_id", alias="clientIDKey")
+    client_secret_key: str = "client_secret"
+
+
+class OAuth2ClientCredentials(Model):
+    """OAuth 2.0 client credentials grant."""
+
+    token_url: str = Field(alias="tokenURL")
+    scopes: tuple[str, ...] = ()
+    secret_ref: OAuth2SecretRef
+
+
+class Auth(Model):
+    """Exactly one authentication method (the CRD's CEL rule enforces it)."""
+
+    bearer_token: BearerTokenAuth | None = None
+    basic: BasicAuth | None = None
+    oauth2_client_credentials: OAuth2ClientCredentials | None = None
+
+    def secret_names(self) -> tuple[str, ...]:
+        """Names of the Secrets this method reads."""
+        method = self.bearer_token or self.basic or self.oauth2_client_credentials
+        return (method.secret_ref.name,) if method else ()
+
+
+class CASecretRef(Model):
+    """A Secret key holding a PEM CA bundle."""
+
+    name: str
+    key: str = "ca.crt"
+
+
+class TLS(Model):
+    """TLS options; verification is on unless `insecure`."""
+
+    insecure: bool = False
+    ca_secret_ref: CASecretRef | None = None
+
+
+class RateLimit(Model):
+    """Outbound limits towards the app."""
+
+    requests_per_second: int = 25
+    max_concurrency: int = 8
+
+
+class ScimConnector(Model):
+    """A SCIM 2.0 service provider."""
+
+    base_url: str = Field(alias="baseURL")
+    auth: Auth
+    tls: TLS = TLS()
+    rate_limit: RateLimit = RateLimit()
+
+
+class Connector(Model):
+    """How to reach the app: one protocol."""
+
+    scim: ScimConnector
+
+
+class Validation(Model):
+    """How and how often the connection is validated."""
+
+    canary: bool = False
+    interval: str = "24h"
+
+    @property
+    def interval_seconds(self) -> float:
+        """The re-validation interval in seconds."""
+        return parse_duration(self.interval)
+
+
+class Account(Model):
+    """One declared user account."""
+
+    user_name: str
+    display_name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    email: str | None = None
+    active: bool = True
+    title: str | None = None
+    department: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+class ConfigMapKeyRef(Model):
+    """One key of a ConfigMap in the Integration's own namespace."""
+
+    name: str
+    key: str
+    optional: bool = False
+
+
+class AccountsSource(Model):
+    """A ConfigMap key holding accounts as CSV (header row) or a YAML list."""
+
+    config_map_ref: ConfigMapKeyRef
+    format: Literal["Auto", "CSV", "YAML"] = "Auto"
+
+
+class Sync(Model):
+    """Periodic full reconciliation."""
+
+    interval: str = "10m"
+    adopt_existing: bool = False
+
+    @property
+    def interval_seconds(self) -> float:
+        """The sync interval in seconds."""
+        return parse_duration(self.interval)
+
+
+class Deprovision(Model):
+    """How accounts leave the app, and the safety threshold."""
+
+    mode: Literal["Deactivate", "Delete"] = "Deactivate"
+    max_deletions: int = 10
+
+
+class IntegrationSpec(Model):
+    """The desired state of one Integration."""
+
+    app: str
+    connector: Connector
+    validation: Validation = Validation()
+    accounts: tuple[Account, ...] = ()
+    accounts_from: tuple[AccountsSource, ...] = ()
+    sync: Sync = Sync()
+    deprovision: Deprovision = Deprovision()
+    deletion_policy: Literal["Deprovision", "Orphan"] = "Deprovision"
+    suspend: bool = False
+    dry_run: bool = False
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique_user_names(cls, accounts: tuple[Account, ...]) -> tuple[Account, ...]:
+        # SCIM compares userName case-insensitively; the CRD's list-map key cannot.
+        seen: set[str] = set()
+        for account in accounts:
+            key = account.user_name.casefold()
+            if key in seen:
+                raise ValueError(f"duplicate userName {account.user_name!r} (userNames are case-insensitive)")
+            seen.add(key)
+        return accounts
+
+    def secret_names(self) -> tuple[str, ...]:
+        """Every Secret this Integration reads (all in its own namespace)."""
+        scim = self.connector.scim
+        names = list(scim.auth.secret_names())
+        if scim.tls.ca_secret_ref:
+            names.append(scim.tls.ca_secret_ref.name)
+        return tuple(dict.fromkeys(names))

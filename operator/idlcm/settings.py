@@ -1,0 +1,62 @@
+"""Operator settings: one typed object, read once at start-up (from the environment and the CLI)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+from idlcm.backoff import BackoffPolicy
+
+GROUP = "idlcm.io"
+FINALIZER = f"{GROUP}/finalizer"
+REVALIDATE_ANNOTATION = f"{GROUP}/revalidate"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How the operator behaves; every field has a production default."""
+
+    validation_backoff: BackoffPolicy = dataclasses.field(
+        default_factory=lambda: BackoffPolicy(base=10.0, factor=2.0, cap=600.0, max_attempts=6)
+    )
+    """Retries of a validation that could not complete (network, 5xx, timeout) before UnderReview."""
+
+    operation_backoff: BackoffPolicy = dataclasses.field(
+        default_factory=lambda: BackoffPolicy(base=5.0, factor=2.0, cap=300.0, max_attempts=6)
+    )
+    """Retries of a security operation that failed with a retryable error before Failed."""
+
+    app_validation_poll: float = 2.0
+    """Seconds between looks at the app's first validation while an Integration waits in UnderValidation."""
+
+    app_validation_stale_after: float = 300.0
+    """A claim on an app validation older than this (its owner gone or crashed) is taken over."""
+
+    seed: int | None = None
+    """Seed of the backoff jitter; None draws from the system (tests set it for determinism)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults, overridden by `IDLCM_*` variables (e.g. `IDLCM_OPERATION_BACKOFF_BASE=1`)."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def policy(prefix: str, default: BackoffPolicy) -> BackoffPolicy:
+            return BackoffPolicy(
+                base=float(env.get(f"{prefix}_BASE", default.base)),
+                factor=float(env.get(f"{prefix}_FACTOR", default.factor)),
+                cap=float(env.get(f"{prefix}_CAP", default.cap)),
+                max_attempts=int(env.get(f"{prefix}_MAX_ATTEMPTS", default.max_attempts)),
+            )
+
+        seed = env.get("IDLCM_SEED")
+        return cls(
+            validation_backoff=policy("IDLCM_VALIDATION_BACKOFF", defaults.validation_backoff),
+            operation_backoff=policy("IDLCM_OPERATION_BACKOFF", defaults.operation_backoff),
+            app_validation_poll=float(env.get("IDLCM_APP_VALIDATION_POLL", defaults.app_validation_poll)),
+            app_validation_stale_after=float(
+                env.get("IDLCM_APP_VALIDATION_STALE_AFTER", defaults.app_validation_stale_after)
+            ),
+            seed=int(seed) if seed else None,
+        )
