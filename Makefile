@@ -13,8 +13,9 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 
+# Against the cluster of $KUBECONFIG when set, else an embedded Kubernetes API.
 run:
-	$(IDLCM) run $(ARGS)
+	$(IDLCM) run $(if $(KUBECONFIG),,--embedded) $(ARGS)
 
 lint:
 	$(BIN)/ruff check operator tests bench

@@ -1,0 +1,187 @@
+"""The `idlcm` command: run the operator, check Integration YAML offline, serve the embedded API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from idlcm import __version__
+
+DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
+DEFAULT_DEV_KUBECONFIG = "idlcm-dev.kubeconfig"
+
+
+class UsageError(Exception):
+    """A problem the user can fix from the command line; printed without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `idlcm` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except UsageError as e:
+        print(f"idlcm: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="idlcm", description="Identity lifecycle management operator.")
+    parser.add_argument("--version", action="version", version=f"idlcm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the operator against a cluster")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch only this namespace (repeatable; glob patterns allowed); default: all namespaces",
+    )
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)"
+    )
+    run.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
+    )
+    run.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
+    run.add_argument(
+        "--embedded",
+        action="store_true",
+        help="start an embedded Kubernetes API with the CRDs and run against it (no cluster needed)",
+    )
+    run.add_argument(
+        "--embedded-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="port of the embedded API (default: free)",
+    )
+    run.add_argument(
+        "--embedded-kubeconfig",
+        default=DEFAULT_DEV_KUBECONFIG,
+        metavar="PATH",
+        help=f"where to write the embedded API's kubeconfig (default: {DEFAULT_DEV_KUBECONFIG})",
+    )
+    run.add_argument(
+        "--liveness",
+        default=DEFAULT_LIVENESS,
+        metavar="URL",
+        help=f"liveness probe endpoint (default: {DEFAULT_LIVENESS}; 'off' disables it)",
+    )
+    run.add_argument(
+        "--peering", metavar="NAME", help="kopf peering object for several replicas (default: standalone)"
+    )
+    run.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    run.add_argument("-v", "--verbose", action="store_true", help="log more")
+    run.add_argument("--debug", action="store_true", help="log everything, including kopf's internals")
+    run.add_argument(
+        "--log-format",
+        choices=["plain", "full", "json"],
+        default="full",
+        help="log line format (default: full)",
+    )
+    run.set_defaults(func=_run)
+
+    check = sub.add_parser(
+        "check", help="validate Integration YAML offline against the CRD schema and CEL rules"
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="YAML files ('-' for stdin)")
+    check.set_defaults(func=_check)
+
+    dev = sub.add_parser("devcluster", help="serve the embedded Kubernetes API (for kubectl and tests)")
+    dev.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
+    dev.add_argument(
+        "--kubeconfig", default=DEFAULT_DEV_KUBECONFIG, metavar="PATH", help="where to write its kubeconfig"
+    )
+    dev.set_defaults(func=_devcluster)
+
+    crds = sub.add_parser("crds", help="print the CustomResourceDefinitions (e.g. | kubectl apply -f -)")
+    crds.set_defaults(func=_crds)
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    from idlcm import check
+
+    return check.run(args.files, sys.stdout, sys.stderr)
+
+
+def _crds(args: argparse.Namespace) -> int:
+    from idlcm.crds import crd_files
+
+    sys.stdout.write("---\n".join(f.read_text() for f in crd_files()))
+    return 0
+
+
+def _devcluster(args: argparse.Namespace) -> int:
+    from idlcm import devcluster
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(devcluster.run_forever(args.port, Path(args.kubeconfig)))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import kopf
+
+    kopf.configure(
+        debug=args.debug,
+        verbose=args.verbose,
+        log_format={"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}[
+            args.log_format
+        ],
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_async(args))
+    return 0
+
+
+async def _run_async(args: argparse.Namespace) -> None:
+    from idlcm import runner as operator
+
+    liveness = None if args.liveness == "off" else args.liveness
+    namespaces = tuple(args.namespace)
+    if not args.embedded:
+        try:
+            config = operator.cluster_config(args.kubeconfig, args.context)
+        except operator.NoClusterError as e:
+            raise UsageError(str(e)) from None
+        await operator.run(
+            config, namespaces=namespaces, liveness=liveness, peering=args.peering, priority=args.priority
+        )
+        return
+
+    from idlcm import devcluster
+
+    async with devcluster.serve(port=args.embedded_port) as cluster:
+        path = cluster.write_kubeconfig(Path(args.embedded_kubeconfig))
+        print(
+            f"Embedded Kubernetes API at {cluster.url} with the idlcm CRDs installed.\n"
+            f"  export KUBECONFIG={path.resolve()}\n"
+            f"  kubectl apply -f examples/integration-local-insecure.yaml\n"
+            f"  kubectl get integrations -A -w\n",
+            flush=True,
+        )
+        config = operator.cluster_config(str(path), None)
+        await operator.run(
+            config, namespaces=namespaces, liveness=liveness, peering=args.peering, priority=args.priority
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The Kubernetes calls the reconcile story makes that kopf's own API does not offer.
+
+The official client is synchronous; each call runs in a worker thread so the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kubernetes.client
+from kubernetes.client.exceptions import ApiException
+
+from idlcm.crds import GROUP, VERSION
+
+
+class ConflictError(Exception):
+    """The object changed since it was read (HTTP 409)."""
+
+
+class Kube:
+    """Reads and writes of Integrations, ExternalApps and Secrets in one cluster."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._core = kubernetes.client.CoreV1Api(api_client)
+
+    async def get_app(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The ExternalApp, or None when it does not exist."""
+        return await self._get(namespace, "externalapps", name)
+
+    async def create_app(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Create an ExternalApp; None when one of that name already exists."""
+        try:
+            created: dict[str, Any] = await _call(
+                self._custom.create_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                "externalapps",
+                dict(body),
+            )
+        except ApiException as e:
+            if e.status == 409:
+                return None
+            raise
+        return created
+
+    async def patch_app_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]:
+        """Merge-patch an ExternalApp's status; with `resource_version`, only if unchanged since."""
+        return await self._patch_status(namespace, "externalapps", name, status, resource_version)
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge-patch an Integration's status (null deletes a field)."""
+        return await self._patch_status(namespace, "integrations", name, status, None)
+
+    async def list_integrations(self, namespace: str) -> list[dict[str, Any]]:
+        """Every Integration in the namespace."""
+        result = await _call(
+            self._custom.list_namespaced_custom_object, GROUP, VERSION, namespace, "integrations"
+        )
+        items: list[dict[str, Any]] = result.get("items", [])
+        return items
+
+    async def read_secret(self, namespace: str, name: str) -> Secret | None:
+        """A Secret's decoded data and resourceVersion, or None when it does not exist."""
+        try:
+            obj = await _call(self._core.read_namespaced_secret, name, namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        data: dict[str, str] = {}
+        for key, value in (obj.data or {}).items():
+            try:
+                data[key] = base64.b64decode(value, validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                continue  # unreadable keys count as missing; their content is never echoed
+        return Secret(name=name, resource_version=obj.metadata.resource_version or "", data=data)
+
+    async def _get(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj: dict[str, Any] = await _call(
+                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return obj
+
+    async def _patch_status(
+        self,
+        namespace: str,
+        plural: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": dict(status)}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
+        try:
+            obj: dict[str, Any] = await _call(
+                self._custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                body,
+            )
+        except ApiException as e:
+            if e.status == 409:
+                raise ConflictError(f"{plural} {namespace}/{name} changed concurrently") from None
+            raise
+        return obj
+
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one blocking client call in a worker thread (the client's return types are too loose to use)."""
+    return await asyncio.to_thread(fn, *args)
+
+
+class Secret:
+    """The decoded content of a Secret; its repr never shows the values."""
+
+    __slots__ = ("data", "name", "resource_version")
+
+    def __init__(self, name: str, resource_version: str, data: Mapping[str, str]) -> None:
+        self.name = name
+        self.resource_version = resource_version
+        self.data = dict(data)
+
+    def __repr__(self) -> str:
+        return f"Secret(name={self.name!r}, keys={sorted(self.data)!r})"

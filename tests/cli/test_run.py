@@ -1,0 +1,102 @@
+"""`idlcm run` as a user starts it: a real process, the real kubectl."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+IDLCM = [sys.executable, "-m", "idlcm.cli"]
+
+INTEGRATION = """
+apiVersion: v1
+kind: Secret
+metadata: {name: acme-token}
+stringData: {token: not-a-real-token}
+---
+apiVersion: idlcm.io/v1alpha1
+kind: Integration
+metadata: {name: crm-sales}
+spec:
+  app: acme-crm
+  connector:
+    scim:
+      baseURL: https://crm.example.com/scim/v2
+      auth: {bearerToken: {secretRef: {name: acme-token}}}
+  accounts:
+    - {userName: alice@example.com}
+"""
+
+
+def _env_without_cluster(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
+    env["HOME"] = str(tmp_path)  # no ~/.kube/config either
+    return env
+
+
+def test_run_without_a_cluster_says_so_and_points_at_the_embedded_api(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*IDLCM, "run", "--liveness", "off"],
+        env=_env_without_cluster(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "no Kubernetes cluster configured" in result.stderr
+    assert "--embedded" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.kubectl
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_run_embedded_validates_an_applied_integration_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    proc = subprocess.Popen(
+        [*IDLCM, "run", "--embedded", "--embedded-kubeconfig", str(kubeconfig), "--liveness", "off"],
+        env={**_env_without_cluster(tmp_path), "IDLCM_APP_VALIDATION_POLL": "0.2"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not kubeconfig.exists():
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the embedded API did not come up"
+            time.sleep(0.1)
+        kubectl = ["kubectl", "--kubeconfig", str(kubeconfig), "--request-timeout=10s"]
+        manifest = tmp_path / "integration.yaml"
+        manifest.write_text(INTEGRATION)
+        subprocess.run([*kubectl, "apply", "-f", str(manifest)], check=True, capture_output=True, timeout=30)
+
+        status = ""
+        while status != "Validated":
+            assert time.monotonic() < deadline + 30, f"stuck at {status!r}"
+            out = subprocess.run(
+                [*kubectl, "get", "integration", "crm-sales", "-o", "json"],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout
+            status = json.loads(out).get("status", {}).get("status", "")
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output
+    assert "not-a-real-token" not in output

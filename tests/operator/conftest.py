@@ -1,0 +1,173 @@
+"""A real kopf operator (idlcm's handlers) running in-process against the embedded Kubernetes API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+import pytest
+
+from idlcm import devcluster, runner
+from idlcm.backoff import BackoffPolicy
+from idlcm.crds import GROUP, VERSION
+from idlcm.settings import Settings
+
+# Fast retries so that the failure paths finish within a test; the logic is the production one.
+FAST = Settings(
+    validation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=3),
+    operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=3),
+    app_validation_poll=0.2,
+    seed=7,
+)
+
+
+class Cluster:
+    """Test-side access to the embedded API: plain client calls, run in a thread."""
+
+    def __init__(self, config: kubernetes.client.Configuration, namespace: str) -> None:
+        self.namespace = namespace
+        client = kubernetes.client.ApiClient(config)
+        self.core = kubernetes.client.CoreV1Api(client)
+        self.custom = kubernetes.client.CustomObjectsApi(client)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def create_secret(self, name: str, data: Mapping[str, str]) -> None:
+        body = {
+            "metadata": {"name": name},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+        await self.call(self.core.create_namespaced_secret, self.namespace, body)
+
+    async def create_integration(self, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Integration",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        return await self.call(  # type: ignore[no-any-return]
+            self.custom.create_namespaced_custom_object, GROUP, VERSION, self.namespace, "integrations", body
+        )
+
+    async def patch_integration(self, name: str, patch: Mapping[str, Any]) -> None:
+        await self.call(
+            self.custom.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            self.namespace,
+            "integrations",
+            name,
+            patch,
+        )
+
+    async def delete_integration(self, name: str) -> None:
+        await self.call(
+            self.custom.delete_namespaced_custom_object, GROUP, VERSION, self.namespace, "integrations", name
+        )
+
+    async def get(self, plural: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.call(  # type: ignore[no-any-return]
+                self.custom.get_namespaced_custom_object, GROUP, VERSION, self.namespace, plural, name
+            )
+        except kubernetes.client.ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+
+    async def events_for(self, name: str) -> list[Any]:
+        events = await self.call(
+            self.core.list_namespaced_event, self.namespace, field_selector=f"involvedObject.name={name}"
+        )
+        return sorted(events.items, key=lambda e: (e.metadata.creation_timestamp or 0, e.metadata.name))
+
+    async def wait_for(
+        self,
+        plural: str,
+        name: str,
+        predicate: Callable[[dict[str, Any] | None], bool],
+        *,
+        timeout: float = 15.0,
+    ) -> dict[str, Any] | None:
+        """Poll the object until the predicate holds; fail with the last seen object otherwise."""
+        deadline = time.monotonic() + timeout
+        obj = await self.get(plural, name)
+        while not predicate(obj):
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {plural}/{name}; last seen: {obj}")
+            await asyncio.sleep(0.05)
+            obj = await self.get(plural, name)
+        return obj
+
+    async def wait_status(self, name: str, status: str, *, timeout: float = 15.0) -> dict[str, Any]:
+        obj = await self.wait_for(
+            "integrations",
+            name,
+            lambda o: (o or {}).get("status", {}).get("status") == status,
+            timeout=timeout,
+        )
+        assert obj is not None
+        return obj
+
+
+StatusLog = dict[str, list[str]]
+
+
+@pytest.fixture
+async def embedded(tmp_path: Path) -> AsyncIterator[kubernetes.client.Configuration]:
+    async with devcluster.serve() as server:
+        path = server.write_kubeconfig(tmp_path / "kubeconfig")
+        yield runner.cluster_config(str(path), None)
+
+
+@pytest.fixture
+async def cluster(embedded: kubernetes.client.Configuration) -> Cluster:
+    namespace = f"t-{uuid.uuid4().hex[:8]}"
+    c = Cluster(embedded, namespace)
+    await c.call(c.core.create_namespace, {"metadata": {"name": namespace}})
+    return c
+
+
+OperatorFactory = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+async def operator(embedded: kubernetes.client.Configuration) -> AsyncIterator[OperatorFactory]:
+    """Start the operator (once per test) with the given settings; stopped at teardown."""
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(settings: Settings = FAST) -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(runner.run(embedded, settings=settings, stop_flag=stop, ready_flag=ready))
+        tasks.append(task)
+        await asyncio.wait_for(ready.wait(), timeout=10)
+
+    yield start
+    stop.set()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+
+
+def scim_spec(app: str = "acme-crm", secret: str = "acme-token", **extra: Any) -> dict[str, Any]:
+    """A minimal valid Integration spec."""
+    return {
+        "app": app,
+        "connector": {
+            "scim": {
+                "baseURL": "https://crm.example.com/scim/v2",
+                "auth": {"bearerToken": {"secretRef": {"name": secret, "key": "token"}}},
+            }
+        },
+        **extra,
+    }
