@@ -168,7 +168,8 @@ async def _run_async(args: argparse.Namespace) -> None:
 
     from idlcm import devcluster
 
-    async with devcluster.serve(port=args.embedded_port) as cluster:
+    # In its own thread: kopf takes every task of its event loop for its own and cancels them on exit.
+    with devcluster.serve_in_thread(port=args.embedded_port) as cluster:
         path = cluster.write_kubeconfig(Path(args.embedded_kubeconfig))
         print(
             f"Embedded Kubernetes API at {cluster.url} with the idlcm CRDs installed.\n"

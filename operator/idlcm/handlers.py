@@ -15,6 +15,8 @@ from idlcm.settings import FINALIZER, REVALIDATE_ANNOTATION, Settings
 from idlcm.validation import OfflineValidator, Validator
 
 PLURAL = "integrations"
+# kopf hides annotations of its own prefix from change detection: keep it apart from idlcm.io/revalidate.
+KOPF_PREFIX = f"kopf.{GROUP}"
 
 
 def build_registry() -> kopf.OperatorRegistry:
@@ -27,17 +29,21 @@ def build_registry() -> kopf.OperatorRegistry:
         # Status holds only what the CRD declares (a real apiserver prunes the rest): keep kopf's
         # bookkeeping in annotations, and its finalizer in our own group.
         settings.persistence.finalizer = FINALIZER
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=GROUP, key="last-handled-configuration"
+            prefix=KOPF_PREFIX, key="last-handled-configuration"
         )
         settings.posting.level = (
             logging.WARNING
         )  # our own Events tell the story; kopf's chatter stays in logs
         settings.execution.max_workers = 8
-        api_client = kubernetes.client.ApiClient(memo.kube_config)
+        memo.api_client = kubernetes.client.ApiClient(memo.kube_config)
         validator: Validator = memo.get("validator") or OfflineValidator()
-        memo.reconciler = Reconciler(Kube(api_client), validator, memo.settings)
+        memo.reconciler = Reconciler(Kube(memo.api_client), validator, memo.settings)
+
+    @kopf.on.cleanup(registry=registry)
+    async def close(memo: kopf.Memo, **_: Any) -> None:
+        memo.api_client.close()  # its keep-alive connections would hold up the API server's shutdown
 
     @kopf.on.login(registry=registry)
     def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:

@@ -233,6 +233,7 @@ class Reconciler:
         if report.outcome != "Passed":
             return await self._validation_failed(report, reporter, app_level=False)
         versions = {name: s.resource_version for name, s in target.secrets.items() if s is not None}
+        await self._count_integrations(obj.namespace, target.spec.app)
         await reporter.move(
             Event.VALIDATION_PASSED,
             reason=report.reason,

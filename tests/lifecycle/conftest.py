@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -14,7 +14,7 @@ from typing import Any
 import kubernetes.client
 import pytest
 
-from idlcm import devcluster, runner
+from idlcm import runner
 from idlcm.backoff import BackoffPolicy
 from idlcm.crds import GROUP, VERSION
 from idlcm.settings import Settings
@@ -33,9 +33,9 @@ class Cluster:
 
     def __init__(self, config: kubernetes.client.Configuration, namespace: str) -> None:
         self.namespace = namespace
-        client = kubernetes.client.ApiClient(config)
-        self.core = kubernetes.client.CoreV1Api(client)
-        self.custom = kubernetes.client.CustomObjectsApi(client)
+        self.client = kubernetes.client.ApiClient(config)
+        self.core = kubernetes.client.CoreV1Api(self.client)
+        self.custom = kubernetes.client.CustomObjectsApi(self.client)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -88,7 +88,7 @@ class Cluster:
         events = await self.call(
             self.core.list_namespaced_event, self.namespace, field_selector=f"involvedObject.name={name}"
         )
-        return sorted(events.items, key=lambda e: (e.metadata.creation_timestamp or 0, e.metadata.name))
+        return sorted(events.items, key=lambda e: int(e.metadata.resource_version))
 
     async def wait_for(
         self,
@@ -123,18 +123,19 @@ StatusLog = dict[str, list[str]]
 
 
 @pytest.fixture
-async def embedded(tmp_path: Path) -> AsyncIterator[kubernetes.client.Configuration]:
-    async with devcluster.serve() as server:
-        path = server.write_kubeconfig(tmp_path / "kubeconfig")
-        yield runner.cluster_config(str(path), None)
+def embedded(kubeconfig: Path) -> kubernetes.client.Configuration:
+    """The client configuration of the cluster under test (the devcluster runs in its own thread: kopf
+    treats every task of its event loop as its own and would cancel the server's)."""
+    return runner.cluster_config(str(kubeconfig), None)
 
 
 @pytest.fixture
-async def cluster(embedded: kubernetes.client.Configuration) -> Cluster:
+async def cluster(embedded: kubernetes.client.Configuration) -> AsyncIterator[Cluster]:
     namespace = f"t-{uuid.uuid4().hex[:8]}"
     c = Cluster(embedded, namespace)
     await c.call(c.core.create_namespace, {"metadata": {"name": namespace}})
-    return c
+    yield c
+    c.client.close()
 
 
 OperatorFactory = Callable[..., Awaitable[None]]
@@ -142,21 +143,24 @@ OperatorFactory = Callable[..., Awaitable[None]]
 
 @pytest.fixture
 async def operator(embedded: kubernetes.client.Configuration) -> AsyncIterator[OperatorFactory]:
-    """Start the operator (once per test) with the given settings; stopped at teardown."""
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
+    """Start the operator with the given settings, in its own thread and event loop as in a real deployment
+    (kopf takes every task of its loop for its own); stopped at teardown."""
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
 
     async def start(settings: Settings = FAST) -> None:
-        ready = asyncio.Event()
-        task = asyncio.create_task(runner.run(embedded, settings=settings, stop_flag=stop, ready_flag=ready))
-        tasks.append(task)
-        await asyncio.wait_for(ready.wait(), timeout=10)
+        ready = threading.Event()
+        coro = runner.run(embedded, settings=settings, stop_flag=stop, ready_flag=ready)
+        thread = threading.Thread(target=asyncio.run, args=(coro,), name="operator", daemon=True)
+        thread.start()
+        threads.append(thread)
+        assert await asyncio.to_thread(ready.wait, 10), "the operator did not start"
 
     yield start
     stop.set()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=10)
+    for thread in threads:
+        await asyncio.to_thread(thread.join, 10)
+        assert not thread.is_alive(), "the operator did not stop"
 
 
 def scim_spec(app: str = "acme-crm", secret: str = "acme-token", **extra: Any) -> dict[str, Any]:

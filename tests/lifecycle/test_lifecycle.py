@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.operator.conftest import FAST, Cluster, OperatorFactory, scim_spec
-
 from idlcm.backoff import BackoffPolicy
 from idlcm.settings import Settings
+from lifecycle.conftest import FAST, Cluster, OperatorFactory, scim_spec
 
 TOKEN = "s3cr3t-canary-token-4242"
 
