@@ -92,12 +92,17 @@ def load(paths: Sequence[Path] | None = None) -> list[CRDVersion]:
     return parse(docs)
 
 
-@functools.cache
-def _load_default() -> tuple[CRDVersion, ...]:
-    files = sorted(crds_dir().glob("*.yaml"))
+def crd_files() -> list[Path]:
+    """The CRD files in `crds_dir()` (the kustomization beside them is not one)."""
+    files = sorted(crds_dir().glob(f"{GROUP}_*.yaml"))
     if not files:
         raise FileNotFoundError(f"no CRD files found in {crds_dir()}")
-    return tuple(load(files))
+    return files
+
+
+@functools.cache
+def _load_default() -> tuple[CRDVersion, ...]:
+    return tuple(load(crd_files()))
 
 
 def find(kind: str, api_version: str | None = None) -> CRDVersion | None:
