@@ -1,0 +1,162 @@
+"""One exception hierarchy, classified where errors enter: retryable, permanent or needs-human.
+
+The specific errors (conflict, not found, stale version) subclass one of the three, so a caller that only
+knows the three words still does the right thing. Messages never carry secrets: they are scrubbed.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Iterable
+
+# Credentials as they may appear in text echoed by an app or an HTTP library.
+_SECRET_PATTERNS = (
+    # After Bearer/Basic: 8+ token characters, not all lowercase (so "basic authentication" stays).
+    re.compile(
+        r"\b([Bb]earer|[Bb]asic|BEARER|BASIC)\s+(?=[A-Za-z0-9._~+/=-]*[A-Z0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}"
+    ),
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}\r\n]+"),
+    re.compile(
+        r"(?i)((?:access_token|refresh_token|client_secret|password|token)['\"]?\s*[:=]\s*['\"]?)[^'\"&,}\s]+"
+    ),
+)
+REDACTED = "***"
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove known secrets and anything that looks like a credential from a text."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    for pattern in _SECRET_PATTERNS[1:]:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+class ConnectorError(Exception):
+    """Something went wrong talking to an external app; the message is safe to show and log."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.message = scrub(message)
+        self.status = status
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
+
+
+class RetryableError(ConnectorError):
+    """Likely to pass later: throttling, an unavailable app, a timeout, a broken connection."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}({self.message!r}, status={self.status!r}, retry_after={self.retry_after!r})"
+
+
+class PermanentError(ConnectorError):
+    """The app refused this request for good (for this account); retrying the same request will not help."""
+
+
+class NeedsHumanError(ConnectorError):
+    """Nothing works until a person fixes something: credentials, permissions, URL, app capabilities."""
+
+    def __init__(self, message: str, *, problem_class: str, status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.problem_class = problem_class
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}({self.message!r}, problem_class={self.problem_class!r}, status={self.status!r})"
+
+
+class ConflictError(PermanentError):
+    """409: the account clashes with an existing one (e.g. its userName is taken)."""
+
+
+class NotFoundError(PermanentError):
+    """404: the account (or group) does not exist in the app (any more)."""
+
+
+class PreconditionFailedError(RetryableError):
+    """412: the account changed in the app since it was read; read it again and retry."""
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None if absent or invalid."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def classify(
+    status: int | None,
+    *,
+    detail: str = "",
+    retry_after: float | None = None,
+    scim_type: str | None = None,
+) -> ConnectorError:
+    """The error for an HTTP status (None: no answer at all, e.g. a timeout or a refused connection).
+
+    `detail` says what was being done and what the app said; it leads the message.
+    """
+    head = detail.strip().rstrip(":").strip()
+
+    def say(text: str) -> str:
+        return f"{head}: {text}" if head else text
+
+    code = f"HTTP {status}{', ' + scim_type if scim_type else ''}"
+    plain = f"{head} ({code})" if head else code
+    if status is None:
+        return RetryableError(head or "no answer from the app", retry_after=retry_after)
+    if 300 <= status < 400:
+        return PermanentError(
+            say(
+                f"the app answered with a redirect ({code}); redirects are never followed since they could "
+                "carry credentials elsewhere: check the base URL"
+            ),
+            status=status,
+        )
+    if status == 401:
+        return NeedsHumanError(
+            say(f"the app refused the credentials ({code})"),
+            problem_class="InvalidCredentials",
+            status=status,
+        )
+    if status == 403:
+        return NeedsHumanError(
+            say(f"the credentials lack a permission ({code})"),
+            problem_class="PermissionDenied",
+            status=status,
+        )
+    if status == 404:
+        return NotFoundError(plain, status=status)
+    if status == 409:
+        return ConflictError(plain, status=status)
+    if status == 412:
+        return PreconditionFailedError(plain, status=status)
+    if status in (408, 425, 429, 503):
+        return RetryableError(plain, status=status, retry_after=retry_after)
+    if status == 501:
+        return NeedsHumanError(plain, problem_class="MissingCapability", status=status)
+    if status >= 500:
+        return RetryableError(plain, status=status, retry_after=retry_after)
+    if 200 <= status < 300:
+        return NeedsHumanError(
+            say(f"unexpected answer ({code})"), problem_class="InvalidResponse", status=status
+        )
+    return PermanentError(plain, status=status)

@@ -1,0 +1,246 @@
+"""The SCIM 2.0 connector: the `Connector` story told over `scim_api.ScimApi` (scim2-client on httpx2)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from scim2_models import Group, Resource
+
+from idlcm.connectors import scim_bulk as bulk
+from idlcm.connectors import scim_mapping as mapping
+from idlcm.connectors.auth import Credentials
+from idlcm.connectors.base import Account, Capabilities, CheckResult, Connector, check_changes
+from idlcm.connectors.errors import ConflictError, ConnectorError, NotFoundError
+from idlcm.connectors.ratelimit import RateLimit, RateLimiter
+from idlcm.connectors.scim_api import ScimApi
+from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, Tls
+
+UserModel = mapping.UserModel
+
+
+class ScimConnector:
+    """A SCIM 2.0 app. Methods raise `errors.ConnectorError` subclasses only (besides programming errors)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: Credentials,
+        tls: Tls | None = None,
+        rate_limit: RateLimit | None = None,
+        *,
+        timeout: float = 30.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.limiter = RateLimiter(rate_limit or RateLimit())
+        self.api = ScimApi(
+            base_url,
+            auth,
+            tls or Tls(),
+            self.limiter,
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+        )
+        self._group_ids: dict[str, str] = {}
+        self._group_locks: dict[str, asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.api.base_url!r}, auth={self.api.credentials!r})"
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        await self.api.aclose()
+
+    async def capabilities(self) -> Capabilities:
+        """What the app's ServiceProviderConfig says it supports (read once, then cached)."""
+        return await self.api.capabilities()
+
+    async def validate(self) -> list[CheckResult]:
+        """The read-only checks: connectivity, TLS, authentication, discovery, schema and capabilities."""
+        from idlcm.connectors.scim_validate import validate
+
+        return await validate(self.api)
+
+    async def list_accounts(self) -> AsyncIterator[Account]:
+        """Every account: one paginated listing at the largest page the app allows (groups from one more)."""
+        memberships = await self._memberships()
+        seen: set[str] = set()
+        async for user in self.api.pages(UserModel, "list accounts"):
+            if str(user.id) in seen:  # paging over a changing set may repeat one
+                continue
+            seen.add(str(user.id))
+            yield mapping.to_account(user, memberships.get(str(user.id), ()))
+
+    async def find_account(
+        self, *, user_name: str | None = None, external_id: str | None = None
+    ) -> Account | None:
+        """The account with this userName, else with this externalId, or None."""
+        if user_name is None and external_id is None:
+            raise ValueError("find_account needs user_name or external_id")
+        for attribute, value in (("userName", user_name), ("externalId", external_id)):
+            if value is None:
+                continue
+            users = await self.api.find(UserModel, attribute, value, "find account")
+            if len(users) > 1:
+                raise ConflictError(f"find account: {len(users)} accounts have this {attribute}")
+            if users:
+                return mapping.to_account(users[0], await self._groups_of(str(users[0].id)))
+        return None
+
+    async def create(self, account: Account) -> Account:
+        """Create an account, then its group memberships."""
+        await self.api.capabilities()
+        what = f"create account {account.user_name}"
+        created = await self.api.call(what, self.api.client.create(mapping.to_user(account)))
+        assert isinstance(created, Resource)
+        result = mapping.to_account(created)
+        if account.groups:
+            await self._join(str(result.id), account.groups)
+        return dataclasses.replace(result, groups=tuple(sorted({*result.groups, *account.groups})))
+
+    async def create_many(self, accounts: Sequence[Account]) -> list[Account | ConnectorError]:
+        """Create accounts with Bulk (chunked to the limits) if offered, else one by one (concurrently)."""
+        capabilities = await self.api.capabilities()
+        if not capabilities.bulk:
+            return list(await asyncio.gather(*(self._create_or_error(a) for a in accounts)))
+        results: list[Account | ConnectorError] = list(accounts)  # every item is replaced below
+        for chunk in bulk.chunks(accounts, capabilities):
+            what = f"bulk create {len(chunk)} accounts"
+            try:
+                answer = await self.api.call(what, self.api.client.bulk(bulk.request(chunk)))
+            except ConnectorError as exc:
+                for index, _ in chunk:
+                    results[index] = exc
+                continue
+            for index, outcome in bulk.outcomes(answer, chunk, accounts, self.api.secrets()):
+                results[index] = outcome
+        await self._join_many(accounts, results)
+        return results
+
+    async def update(self, current: Account, changes: Mapping[str, Any]) -> Account:
+        """Change only the attributes that differ: PATCH if offered, else GET-apply-PUT; If-Match if ETags."""
+        check_changes(changes)
+        if current.id is None:
+            raise ValueError("update needs an account read from the app (with its id)")
+        changes = {k: (tuple(sorted(set(v))) if k == "groups" else v) for k, v in changes.items()}
+        changes = {k: v for k, v in changes.items() if getattr(current, k) != v}
+        attributes = {k: v for k, v in changes.items() if k != "groups"}
+        result = current
+        if attributes:
+            what = f"update account {current.user_name}"
+            patch = mapping.patch_for(attributes)
+            answer, etag = await self.api.change(UserModel, current.id, patch, what, current.version)
+            if answer is not None:
+                result = mapping.to_account(answer, current.groups)
+            else:
+                result = dataclasses.replace(current, **attributes, version=etag)
+        if "groups" in changes:
+            await self._regroup(current.id, current.groups, changes["groups"])
+            result = dataclasses.replace(result, groups=changes["groups"])
+        return result
+
+    async def deactivate(self, account: Account) -> Account:
+        """Keep the account but set active to false."""
+        return await self.update(account, {"active": False})
+
+    async def delete(self, account: Account) -> None:
+        """Delete the account; one already gone counts as deleted."""
+        if account.id is None:
+            raise ValueError("delete needs an account read from the app (with its id)")
+        what = f"delete account {account.user_name}"
+        try:
+            await self.api.call(what, self.api.client.delete(UserModel, account.id))
+        except NotFoundError:
+            return
+
+    async def ensure_group(self, name: str) -> str:
+        """The id of the group with this displayName, created if missing."""
+        async with self._group_locks.setdefault(name, asyncio.Lock()):  # concurrent creates: one group
+            if name not in self._group_ids:
+                groups = await self.api.find(Group, "displayName", name, f"find group {name}")
+                if not groups:
+                    what = f"create group {name}"
+                    created = await self.api.call(what, self.api.client.create(Group(display_name=name)))
+                    assert isinstance(created, Group)
+                    groups = [created]
+                self._group_ids[name] = str(groups[0].id)
+            return self._group_ids[name]
+
+    async def add_members(self, group_id: str, account_ids: Sequence[str]) -> None:
+        """Add accounts to a group without touching its other members."""
+        if account_ids:
+            patch = mapping.add_members_patch(account_ids)
+            await self.api.change(Group, group_id, patch, f"add members to group {group_id}")
+
+    async def remove_members(self, group_id: str, account_ids: Sequence[str]) -> None:
+        """Remove accounts from a group without touching its other members."""
+        if account_ids:
+            patch = mapping.remove_members_patch(account_ids)
+            await self.api.change(Group, group_id, patch, f"remove members from group {group_id}")
+
+    # -- the details ----------------------------------------------------------------------------------------
+
+    async def _create_or_error(self, account: Account) -> Account | ConnectorError:
+        try:
+            return await self.create(account)
+        except ConnectorError as exc:
+            return exc
+
+    async def _join_many(self, accounts: Sequence[Account], results: list[Account | ConnectorError]) -> None:
+        """Add the accounts just created to their groups: one membership change per group."""
+        members: dict[str, list[int]] = {}
+        for index, (account, result) in enumerate(zip(accounts, results, strict=True)):
+            if isinstance(result, Account):
+                for name in account.groups:
+                    members.setdefault(name, []).append(index)
+        for name, indexes in members.items():
+            created = [r for r in (results[i] for i in indexes) if isinstance(r, Account)]
+            try:
+                await self.add_members(await self.ensure_group(name), [str(a.id) for a in created])
+            except ConnectorError as exc:
+                for i in indexes:
+                    results[i] = exc
+                continue
+            for i, account in zip(indexes, created, strict=True):
+                results[i] = dataclasses.replace(account, groups=tuple(sorted({*account.groups, name})))
+
+    async def _join(self, account_id: str, names: Sequence[str]) -> None:
+        for name in names:
+            await self.add_members(await self.ensure_group(name), [account_id])
+
+    async def _regroup(self, account_id: str, old: Sequence[str], new: Sequence[str]) -> None:
+        await self._join(account_id, [n for n in new if n not in old])
+        for name in [n for n in old if n not in new]:
+            group_id = self._group_ids.get(name)
+            if group_id is None:
+                found = await self.api.find(Group, "displayName", name, f"find group {name}")
+                group_id = str(found[0].id) if found else None
+            if group_id is not None:
+                await self.remove_members(group_id, [account_id])
+
+    async def _groups_of(self, account_id: str) -> list[str]:
+        capabilities = await self.api.capabilities()
+        if not capabilities.filter:
+            return (await self._memberships()).get(account_id, [])
+        groups = await self.api.find(Group, "members.value", account_id, "find the groups of an account")
+        return [str(g.display_name) for g in groups if isinstance(g, Group) and g.display_name]
+
+    async def _memberships(self) -> dict[str, list[str]]:
+        """User id -> names of the groups listing it as a member (apps seldom fill User.groups)."""
+        memberships: dict[str, list[str]] = {}
+        async for group in self.api.pages(Group, "list groups"):
+            assert isinstance(group, Group)
+            if group.display_name and group.id:
+                self._group_ids.setdefault(group.display_name, group.id)
+            for member in group.members or []:
+                if member.value and group.display_name:
+                    memberships.setdefault(member.value, []).append(group.display_name)
+        return memberships
+
+
+if TYPE_CHECKING:
+
+    def _implements_connector(connector: ScimConnector) -> Connector:
+        return connector  # mypy checks that ScimConnector satisfies the Connector protocol

@@ -1,0 +1,184 @@
+"""One SCIM service: scim2-client over a guarded httpx2 client, with errors translated once, here.
+
+Plumbing only (capabilities, paging, lookups, PATCH-or-PUT); `scim.ScimConnector` tells the story on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+import httpx2
+from scim2_client.engines.httpx2 import AsyncSCIMClient
+from scim2_models import ListResponse, PatchOp, Resource, SearchRequest, ServiceProviderConfig
+
+from idlcm.connectors import scim_mapping as mapping
+from idlcm.connectors.auth import (
+    BasicAuth,
+    BearerAuth,
+    Credentials,
+    OAuth2ClientCredentials,
+    OAuth2Flow,
+    StaticAuth,
+)
+from idlcm.connectors.base import Capabilities
+from idlcm.connectors.errors import ConnectorError, classify, scrub
+from idlcm.connectors.ratelimit import RateLimiter
+from idlcm.connectors.scim_errors import is_library_error, translate
+from idlcm.connectors.transport import GuardedTransport, Tls
+
+T = TypeVar("T")
+
+_last_response: contextvars.ContextVar[httpx2.Response | None] = contextvars.ContextVar("last", default=None)
+
+
+class _Client(AsyncSCIMClient):
+    """scim2-client's async client, remembering the current task's last raw response (for a 204's ETag)."""
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx2.Response:
+        response = await super().request(method, url, **kwargs)
+        _last_response.set(response)
+        return response
+
+
+class ScimApi:
+    """A SCIM service behind credentials, TLS settings, outbound limits and a response size cap."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        tls: Tls,
+        limiter: RateLimiter,
+        *,
+        timeout: float,
+        max_response_bytes: int,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tls = tls
+        self.credentials = credentials
+        self.timeout = httpx2.Timeout(timeout)
+        self.verify = tls.verify()
+        self._token_client: httpx2.AsyncClient | None = None
+        self.auth = self._build_auth(credentials)
+        concurrency = limiter.limit.max_concurrency
+        inner = httpx2.AsyncHTTPTransport(
+            verify=self.verify,
+            retries=0,
+            limits=httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+        self.http = httpx2.AsyncClient(
+            base_url=self.base_url,
+            auth=self.auth,
+            transport=GuardedTransport(inner, limiter, max_response_bytes),
+            timeout=self.timeout,
+            follow_redirects=False,  # a redirect could carry the credentials to another host
+            trust_env=False,
+            headers={"Accept": "application/scim+json, application/json", "User-Agent": "idlcm"},
+        )
+        self.client = _Client(self.http, provider=mapping.provider())
+        self._capabilities: Capabilities | None = None
+        self._capabilities_lock = asyncio.Lock()
+
+    def _build_auth(self, credentials: Credentials) -> httpx2.Auth:
+        if isinstance(credentials, BearerAuth):
+            return StaticAuth(f"Bearer {credentials.token}")
+        if isinstance(credentials, BasicAuth):
+            return StaticAuth(credentials.header())
+        if isinstance(credentials, OAuth2ClientCredentials):
+            self._token_client = httpx2.AsyncClient(
+                verify=self.verify, timeout=self.timeout, follow_redirects=False, trust_env=False
+            )
+            return OAuth2Flow(credentials, self._token_client)
+        raise TypeError(f"unsupported credentials: {type(credentials).__name__}")
+
+    def secrets(self) -> list[str]:
+        """Every secret held, issued tokens included (what messages must never show)."""
+        issued = self.auth.issued if isinstance(self.auth, OAuth2Flow) else []
+        return [*self.credentials.secrets(), *issued]
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        await self.http.aclose()
+        if self._token_client is not None:
+            await self._token_client.aclose()
+
+    async def call(self, what: str, awaitable: Awaitable[T]) -> T:
+        """Await one SCIM call; anything the SCIM/HTTP stack raises leaves as a scrubbed ConnectorError."""
+        try:
+            return await awaitable
+        except ConnectorError as exc:
+            exc.message = scrub(exc.message, self.secrets())
+            exc.args = (exc.message,)
+            raise
+        except Exception as exc:
+            if not is_library_error(exc):
+                raise
+            error = translate(exc, what, self.secrets())
+        # Raised outside the handler, so the library exception (which may echo credentials) is not chained.
+        raise error
+
+    async def capabilities(self) -> Capabilities:
+        """What the ServiceProviderConfig says (read once); the client then knows the ETag and Bulk rules."""
+        async with self._capabilities_lock:
+            if self._capabilities is None:
+                config = await self.call(
+                    "read ServiceProviderConfig", self.client.query(ServiceProviderConfig)
+                )
+                if not isinstance(config, ServiceProviderConfig):
+                    raise classify(200, detail="read ServiceProviderConfig:")
+                self.client.provider = mapping.provider(config)
+                self._capabilities = mapping.capabilities(config)
+            return self._capabilities
+
+    def if_match(self, version: str | None) -> dict[str, str]:
+        """The If-Match header for a version, when the service supports ETags."""
+        etag = self._capabilities is not None and self._capabilities.etag
+        return {"If-Match": version} if version and etag else {}
+
+    async def pages(
+        self, model: type[Resource[Any]], what: str, filter: str | None = None
+    ) -> AsyncIterator[Resource[Any]]:
+        """Every resource of a listing, page after page (startIndex paging at the largest page allowed)."""
+        capabilities = await self.capabilities()
+        start = 1
+        while True:
+            search = SearchRequest[Any](start_index=start, count=capabilities.max_results, filter=filter)
+            page = await self.call(what, self.client.query(model, search))
+            if not isinstance(page, ListResponse):
+                raise classify(200, detail=f"{what}:")
+            resources = page.resources or []
+            for resource in resources:
+                yield resource
+            start += len(resources)
+            if not resources or start > (page.total_results or 0):
+                return
+
+    async def find(
+        self, model: type[Resource[Any]], attribute: str, value: str, what: str
+    ) -> list[Resource[Any]]:
+        """The resources whose attribute equals value: a filter if offered, else a scan of the listing."""
+        capabilities = await self.capabilities()
+        if capabilities.filter:
+            return [r async for r in self.pages(model, what, f"{attribute} eq {mapping.quote(value)}")]
+        return [r async for r in self.pages(model, what) if mapping.attribute(r, attribute) == value]
+
+    async def change(
+        self, model: type[Resource[Any]], id: str, patch: PatchOp[Any], what: str, version: str | None = None
+    ) -> tuple[Resource[Any] | None, str | None]:
+        """A minimal change: PATCH if offered, else GET, apply, PUT. Returns (resource if sent, ETag)."""
+        capabilities = await self.capabilities()
+        if capabilities.patch:
+            headers = self.if_match(version)
+            answer = await self.call(what, self.client.modify(model, id, patch, headers=headers))
+            response = _last_response.get()  # a 204 carries the new version in its ETag header only
+            etag = response.headers.get("ETag") if response is not None else None
+            return (answer if isinstance(answer, Resource) else None), etag
+        fresh = await self.call(what, self.client.query(model, id))
+        assert isinstance(fresh, Resource)
+        patch.patch(fresh)  # the same minimal change, applied here, keeps what idlcm does not manage
+        replaced = await self.call(what, self.client.replace(fresh, headers=self.if_match(version)))
+        assert isinstance(replaced, Resource)
+        return replaced, replaced.meta.version if replaced.meta else None

@@ -1,0 +1,72 @@
+"""Bulk creation of accounts (RFC 7644 §3.7): chunks within the app's limits, one outcome per operation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from scim2_models import BulkOperation, BulkRequest, BulkResponse, Context, Error, Resource
+
+from idlcm.connectors import scim_mapping as mapping
+from idlcm.connectors.base import Account, Capabilities
+from idlcm.connectors.errors import ConnectorError, RetryableError, classify, scrub
+
+# Room kept in a bulk payload for the envelope, and a margin against serialisation differences.
+ENVELOPE_BYTES = 256
+PAYLOAD_MARGIN = 0.9
+
+Chunk = list[tuple[int, "BulkOperation[Any]"]]
+
+
+def chunks(accounts: Sequence[Account], capabilities: Capabilities) -> Iterator[Chunk]:
+    """Create operations (bulkId = index in `accounts`), grouped within maxOperations and maxPayloadSize."""
+    size_limit = capabilities.max_payload_size
+    budget = int(size_limit * PAYLOAD_MARGIN) if size_limit else None
+    chunk: Chunk = []
+    size = ENVELOPE_BYTES
+    for index, account in enumerate(accounts):
+        operation = BulkOperation[mapping.UserModel](
+            method=BulkOperation.Method.post,
+            path="/Users",
+            bulk_id=str(index),
+            data=mapping.to_user(account),
+        )
+        cost = len(json.dumps(operation.model_dump(scim_ctx=Context.BULK_REQUEST)).encode()) + 2
+        full = len(chunk) >= capabilities.max_operations or (budget is not None and size + cost > budget)
+        if chunk and full:
+            yield chunk
+            chunk, size = [], ENVELOPE_BYTES
+        chunk.append((index, operation))
+        size += cost
+    if chunk:
+        yield chunk
+
+
+def request(chunk: Chunk) -> BulkRequest[Any]:
+    """The bulk request for one chunk (no failOnErrors: every operation is tried)."""
+    return BulkRequest[mapping.UserModel](operations=[operation for _, operation in chunk])
+
+
+def outcomes(
+    answer: object, chunk: Chunk, accounts: Sequence[Account], secrets: Iterable[str]
+) -> Iterator[tuple[int, Account | ConnectorError]]:
+    """(index, created account or error) for each operation of a chunk, read from the bulk answer."""
+    operations = answer.operations or [] if isinstance(answer, BulkResponse) else []
+    by_id = {operation.bulk_id: operation for operation in operations}
+    for index, _ in chunk:
+        account = accounts[index]
+        outcome = by_id.get(str(index))
+        if outcome is None:
+            yield index, RetryableError(f"create account {account.user_name}: missing from the bulk answer")
+            continue
+        status = int(str(outcome.status or 0))
+        if 200 <= status < 300:
+            created = outcome.response if isinstance(outcome.response, Resource) else None
+            new_id = created.id if created else mapping.id_from_location(outcome.location)
+            yield index, dataclasses.replace(account, id=new_id, version=outcome.version, groups=())
+        else:
+            detail = outcome.response.detail if isinstance(outcome.response, Error) else None
+            text = scrub(f"create account {account.user_name}: {detail or 'refused'}", secrets)
+            yield index, classify(status, detail=text)

@@ -1,0 +1,114 @@
+"""classify() and friends: every HTTP outcome is retryable, permanent or needs-human (no server needed)."""
+
+import email.utils
+
+import pytest
+
+from idlcm.connectors import (
+    ConflictError,
+    NeedsHumanError,
+    NotFoundError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+    classify,
+)
+from idlcm.connectors.errors import parse_retry_after, scrub
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (None, RetryableError),
+        (408, RetryableError),
+        (429, RetryableError),
+        (500, RetryableError),
+        (502, RetryableError),
+        (503, RetryableError),
+        (504, RetryableError),
+        (400, PermanentError),
+        (413, PermanentError),
+        (422, PermanentError),
+        (301, PermanentError),
+        (307, PermanentError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (412, PreconditionFailedError),
+        (401, NeedsHumanError),
+        (403, NeedsHumanError),
+        (501, NeedsHumanError),
+        (200, NeedsHumanError),
+    ],
+)
+def test_each_status_has_one_kind(status: int | None, kind: type) -> None:
+    error = classify(status, detail="create account alice:")
+    assert type(error) is kind
+    assert error.status == status
+    assert str(error).startswith("create account alice")
+
+
+def test_specific_errors_still_speak_the_three_words() -> None:
+    assert isinstance(classify(409), PermanentError)
+    assert isinstance(classify(404), PermanentError)
+    assert isinstance(classify(412), RetryableError)
+
+
+@pytest.mark.parametrize(
+    ("status", "problem_class"),
+    [
+        (401, "InvalidCredentials"),
+        (403, "PermissionDenied"),
+        (501, "MissingCapability"),
+        (200, "InvalidResponse"),
+    ],
+)
+def test_needs_human_names_the_problem(status: int, problem_class: str) -> None:
+    error = classify(status)
+    assert isinstance(error, NeedsHumanError)
+    assert error.problem_class == problem_class
+
+
+def test_retry_after_is_carried() -> None:
+    error = classify(429, retry_after=2.5)
+    assert isinstance(error, RetryableError)
+    assert error.retry_after == 2.5
+
+
+def test_redirect_says_it_was_not_followed() -> None:
+    assert "never followed" in str(classify(302))
+
+
+def test_retry_after_seconds_and_dates() -> None:
+    now = 1_700_000_000.0
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now=now) == 30.0
+    assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "header Authorization: Bearer abc.def-ghi",
+        "got 'authorization': 'Basic dXNlcjpwYXNz'",
+        "body access_token=abc123&expires_in=5",
+        '{"client_secret": "s3cr3t-value"}',
+        "password=hunter22 was wrong",
+    ],
+)
+def test_scrub_removes_credential_shapes(text: str) -> None:
+    for secret in ("abc.def-ghi", "dXNlcjpwYXNz", "abc123", "s3cr3t-value", "hunter22"):
+        assert secret not in scrub(text)
+
+
+def test_scrub_removes_known_secrets_and_errors_scrub_themselves() -> None:
+    assert scrub("the token is zq-secret-99", ["zq-secret-99"]) == "the token is ***"
+    error = classify(400, detail="bad header Authorization: Bearer zq-secret-99")
+    assert "zq-secret-99" not in str(error) + repr(error)
+
+
+def test_scrub_leaves_ordinary_words_alone() -> None:
+    text = "the app wants HTTP basic authentication or a bearer token"
+    assert scrub(text) == text

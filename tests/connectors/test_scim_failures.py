@@ -1,0 +1,206 @@
+"""Failures of a real SCIM app, classified where they enter: retryable, permanent or needs-human."""
+
+import email.utils
+import time
+
+import pytest
+
+from idlcm.connectors import (
+    Account,
+    BearerAuth,
+    ConnectorError,
+    NeedsHumanError,
+    PermanentError,
+    RetryableError,
+    ScimConnector,
+    Tls,
+)
+from scimapp import ScimApp
+
+
+def _connector(scim_app: ScimApp, **kwargs: object) -> ScimConnector:
+    return ScimConnector(scim_app.base_url, BearerAuth(scim_app.token), Tls(insecure=True), **kwargs)  # type: ignore[arg-type]
+
+
+async def test_throttling_with_retry_after_seconds(scim_app: ScimApp, connector: ScimConnector) -> None:
+    scim_app.faults.arm(429, retry_after=2, times=3, path_prefix="/Users", methods={"POST"})
+    for _ in range(3):
+        with pytest.raises(RetryableError) as caught:
+            await connector.create(Account(user_name="alice"))
+        assert (caught.value.status, caught.value.retry_after) == (429, 2.0)
+    assert (await connector.create(Account(user_name="alice"))).id
+
+
+async def test_throttling_with_retry_after_date_and_no_scim_body(
+    scim_app: ScimApp, connector: ScimConnector
+) -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    scim_app.faults.arm(429, retry_after=when, body=b"slow down", content_type="text/plain")
+    with pytest.raises(RetryableError) as caught:
+        await connector.find_account(user_name="alice")
+    assert caught.value.status == 429
+    assert caught.value.retry_after is not None
+    assert 25 < caught.value.retry_after <= 30
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(503, None), (500, None), (502, b"<html>Bad Gateway</html>"), (504, b"")],
+)
+async def test_server_errors_are_retryable(
+    scim_app: ScimApp, connector: ScimConnector, status: int, body: bytes | None
+) -> None:
+    scim_app.faults.arm(status, retry_after=5 if status == 503 else None, body=body, content_type="text/html")
+    with pytest.raises(RetryableError) as caught:
+        await connector.create(Account(user_name="alice"))
+    assert caught.value.status == status
+    assert caught.value.retry_after == (5.0 if status == 503 else None)
+
+
+async def test_not_implemented_needs_a_human(scim_app: ScimApp, connector: ScimConnector) -> None:
+    scim_app.faults.arm(501, path_prefix="/Users")
+    with pytest.raises(NeedsHumanError) as caught:
+        await connector.find_account(user_name="alice")
+    assert caught.value.problem_class == "MissingCapability"
+
+
+async def test_connection_refused_is_retryable(unused_port: int) -> None:
+    connector = ScimConnector(f"http://127.0.0.1:{unused_port}/v2", BearerAuth("t0ken-x"), Tls(insecure=True))
+    try:
+        with pytest.raises(RetryableError) as caught:
+            await connector.find_account(user_name="alice")
+    finally:
+        await connector.aclose()
+    assert caught.value.status is None
+
+
+async def test_timeout_is_retryable(scim_app: ScimApp) -> None:
+    connector = _connector(scim_app, timeout=0.3)
+    await connector.capabilities()
+    scim_app.faults.arm(delay=1.0, path_prefix="/Users")
+    try:
+        with pytest.raises(RetryableError, match="timed out"):
+            await connector.find_account(user_name="alice")
+    finally:
+        await connector.aclose()
+
+
+async def test_lost_create_answer_is_retryable_and_recoverable(
+    scim_app: ScimApp, connector: ScimConnector
+) -> None:
+    scim_app.faults.arm(drop=True, passthrough=True, path_prefix="/Users", methods={"POST"})
+    with pytest.raises(RetryableError):
+        await connector.create(Account(user_name="alice", external_id="emp-1"))
+    recovered = await connector.find_account(user_name="alice")
+    assert recovered is not None
+    assert recovered.external_id == "emp-1"
+
+
+async def test_dropped_connection_is_retryable(scim_app: ScimApp, connector: ScimConnector) -> None:
+    scim_app.faults.arm(drop=True, path_prefix="/Users")
+    with pytest.raises(RetryableError):
+        await connector.find_account(user_name="alice")
+    assert scim_app.users() == []
+
+
+async def test_redirects_are_never_followed(scim_app: ScimApp, connector: ScimConnector) -> None:
+    await connector.capabilities()
+    scim_app.requests.clear()
+    scim_app.faults.arm(307, headers={"Location": "http://127.0.0.2:1/v2/Users"}, body=b"")
+    with pytest.raises(PermanentError, match="redirect") as caught:
+        await connector.create(Account(user_name="alice"))
+    assert caught.value.status == 307
+    assert len(scim_app.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            b'{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": ',
+            "application/scim+json",
+        ),
+        (b"<html>login page</html>", "text/html"),
+        (b"[1, 2, 3]", "application/scim+json"),
+    ],
+)
+async def test_answers_that_are_not_scim_need_a_human(
+    scim_app: ScimApp, connector: ScimConnector, body: bytes, content_type: str
+) -> None:
+    await connector.capabilities()
+    scim_app.faults.arm(200, body=body, content_type=content_type, path_prefix="/Users")
+    with pytest.raises(NeedsHumanError) as caught:
+        await connector.find_account(user_name="alice")
+    assert caught.value.problem_class == "InvalidResponse"
+
+
+async def test_oversized_answer_is_refused(scim_app: ScimApp) -> None:
+    connector = _connector(scim_app, max_response_bytes=4000)
+    try:
+        await connector.create_many(
+            [Account(user_name=f"user{i}", display_name="x" * 100) for i in range(30)]
+        )
+        with pytest.raises(NeedsHumanError, match="exceeds 4000 bytes"):
+            [a async for a in connector.list_accounts()]
+    finally:
+        await connector.aclose()
+
+
+async def test_bad_token_needs_a_human(scim_app: ScimApp) -> None:
+    connector = ScimConnector(scim_app.base_url, BearerAuth("wrong-token"), Tls(insecure=True))
+    try:
+        with pytest.raises(NeedsHumanError) as caught:
+            await connector.find_account(user_name="alice")
+    finally:
+        await connector.aclose()
+    assert (caught.value.problem_class, caught.value.status) == ("InvalidCredentials", 401)
+
+
+async def test_forbidden_needs_a_human(scim_app: ScimApp, connector: ScimConnector) -> None:
+    scim_app.faults.arm(403, path_prefix="/Users")
+    with pytest.raises(NeedsHumanError) as caught:
+        await connector.find_account(user_name="alice")
+    assert caught.value.problem_class == "PermissionDenied"
+
+
+def _everything_said(exc: BaseException) -> str:
+    """Every text an exception (and its chain) shows in messages, reprs and tracebacks."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts += [str(current), repr(current), repr(current.args), *getattr(current, "__notes__", [])]
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+CANARY = "canary-5ecret-7f3a9c"
+
+
+async def test_no_secret_in_any_error(scim_app: ScimApp) -> None:
+    raised: list[ConnectorError] = []
+    connector = ScimConnector(scim_app.base_url, BearerAuth(CANARY), Tls(insecure=True))
+    try:
+        with pytest.raises(NeedsHumanError) as refused:  # the app refuses the canary token
+            await connector.find_account(user_name="alice")
+        raised.append(refused.value)
+        scim_app.token = CANARY  # now accepted, and a careless app echoes it back in errors
+        for status in (400, 409, 500, 401):
+            scim_app.faults.arm(
+                status, detail="you sent Authorization: {authorization}", path_prefix="/Users"
+            )
+            with pytest.raises(ConnectorError) as caught:
+                await connector.create(Account(user_name="alice"))
+            raised.append(caught.value)
+            scim_app.faults.arm(status, detail="token {authorization} refused", path_prefix="/Users")
+            with pytest.raises(ConnectorError) as caught:
+                await connector.find_account(user_name="alice")
+            raised.append(caught.value)
+    finally:
+        await connector.aclose()
+    for exc in raised:
+        said = _everything_said(exc)
+        assert CANARY not in said
+        assert "Bearer canary" not in said
+    assert CANARY not in repr(connector)

@@ -1,0 +1,57 @@
+"""validate(): read-only checks of an app, each a pass or a problem a person can act on."""
+
+from idlcm.connectors import BearerAuth, ScimConnector, Tls
+from scimapp import ScimApp
+
+
+async def _validate(base_url: str, token: str) -> dict[str, tuple[bool, str | None]]:
+    connector = ScimConnector(base_url, BearerAuth(token), Tls(insecure=True), timeout=2.0)
+    try:
+        return {r.name: (r.passed, r.problem_class) for r in await connector.validate()}
+    finally:
+        await connector.aclose()
+
+
+async def test_healthy_app_passes_every_check_without_writing(scim_app: ScimApp) -> None:
+    results = await _validate(scim_app.base_url, scim_app.token)
+    assert results == {
+        name: (True, None)
+        for name in ("connectivity", "tls", "authentication", "discovery", "schema", "capabilities")
+    }
+    assert scim_app.users() == []
+    assert scim_app.groups() == []
+    assert not [
+        r for r in scim_app.requests.writes if r.path.startswith(("/v2/Users", "/v2/Groups", "/v2/Bulk"))
+    ]
+
+
+async def test_nothing_listening_is_unreachable(unused_port: int) -> None:
+    results = await _validate(f"http://127.0.0.1:{unused_port}/v2", "t0ken-x")
+    assert results == {"connectivity": (False, "Unreachable")}
+
+
+async def test_wrong_path_is_not_a_scim_service(scim_app: ScimApp) -> None:
+    results = await _validate(scim_app.origin + "/not-scim", scim_app.token)
+    assert results["connectivity"] == (True, None)
+    assert results["authentication"] == (False, "NotScimService")
+    assert results["discovery"][0] is False
+
+
+async def test_bad_token_fails_authentication(scim_app: ScimApp) -> None:
+    results = await _validate(scim_app.base_url, "wrong-token")
+    assert results["authentication"] == (False, "InvalidCredentials")
+
+
+async def test_app_without_groups_is_incompatible(scim_app: ScimApp) -> None:
+    scim_app.faults.arm(
+        200,
+        times=None,
+        path_prefix="/ResourceTypes",
+        body=(
+            '{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 1,'
+            ' "Resources": [{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"], "id": "User",'
+            ' "name": "User", "endpoint": "/Users", "schema": "urn:ietf:params:scim:schemas:core:2.0:User"}]}'
+        ),
+    )
+    results = await _validate(scim_app.base_url, scim_app.token)
+    assert results["schema"] == (False, "SchemaIncompatible")

@@ -1,0 +1,641 @@
+"""A real SCIM 2.0 app on loopback for tests and demos: scim2-server under uvicorn, with fault injection.
+
+One server runs per test session in a background thread; each test gets fresh storage, configuration,
+credentials, faults and request log via `ScimApp.reset()`. Use the `scim_server` / `scim_app` fixtures,
+or `running_scim_app()` outside pytest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import contextlib
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+import pytest
+import uvicorn
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    ETag,
+    Filter,
+    Patch,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    UnauthorizedException,
+)
+from scim2_server.applications.asgi import ASGIApplication
+from scim2_server.memory import AsyncInMemoryStorage, InMemoryStorage
+from scim2_server.requests import ScimRequest
+from scim2_server.testserver.application import BEARER_TOKEN_SCHEME
+from scim2_server.utils import load_default_resource_types, load_default_schemas
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+TOKEN_PATH = "/oauth/token"
+BASIC_SCHEME = AuthenticationScheme(
+    type=AuthenticationScheme.Type.httpbasic, name="basic", description="HTTP Basic"
+)
+
+
+@dataclass
+class Fault:
+    """One armed fault: what to match, and what to do instead of (or around) the normal answer."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    times: int | None = 1
+    path_prefix: str = ""
+    methods: frozenset[str] | None = None
+    delay: float = 0.0
+    drop: bool = False
+    passthrough: bool = False
+    body: bytes | None = None
+    content_type: str = "application/scim+json"
+    detail: str = "injected fault"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def matches(self, method: str, path: str) -> bool:
+        """Tell whether a request is hit by this fault."""
+        return path.startswith(self.path_prefix) and (self.methods is None or method in self.methods)
+
+
+class Faults:
+    """The faults armed for the current test; thread-safe, consumed in arming order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: list[Fault] = []
+
+    def arm(
+        self,
+        status: int | None = None,
+        *,
+        retry_after: float | str | None = None,
+        times: int | None = 1,
+        path_prefix: str = "",
+        methods: set[str] | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        passthrough: bool = False,
+        body: bytes | str | None = None,
+        content_type: str = "application/scim+json",
+        detail: str = "injected fault",
+        headers: dict[str, str] | None = None,
+    ) -> Fault:
+        """Arm a fault for the next `times` matching requests (None: forever).
+
+        `status` answers with that status (a SCIM error body unless `body` is given; `detail` may contain
+        `{authorization}` to echo the request's credentials, as a careless app would); `delay` sleeps first
+        (alone, it delays a normal answer); `drop` closes the connection mid-answer, after the app handled
+        the request when `passthrough` (a lost response) or before it otherwise.
+        """
+        fault = Fault(
+            status=status,
+            retry_after=None if retry_after is None else str(retry_after),
+            times=times,
+            path_prefix=path_prefix,
+            methods=None if methods is None else frozenset(m.upper() for m in methods),
+            delay=delay,
+            drop=drop,
+            passthrough=passthrough,
+            body=body.encode() if isinstance(body, str) else body,
+            content_type=content_type,
+            detail=detail,
+            headers=dict(headers or {}),
+        )
+        with self._lock:
+            self._armed.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """Return (and consume one use of) the first fault matching a request."""
+        with self._lock:
+            for fault in self._armed:
+                if fault.matches(method, path):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._armed.remove(fault)
+                    return fault
+        return None
+
+    def clear(self) -> None:
+        """Disarm every fault."""
+        with self._lock:
+            self._armed.clear()
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request the app received: what was sent and how it was answered."""
+
+    method: str
+    path: str
+    query: str
+    status: int | None
+    time: float
+    duration: float
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The request body as JSON."""
+        return json.loads(self.body)
+
+    @property
+    def is_write(self) -> bool:
+        """Whether the request could change data (token requests excluded)."""
+        return self.method in {"POST", "PUT", "PATCH", "DELETE"} and not self.path.startswith(TOKEN_PATH)
+
+
+class RequestLog:
+    """A bounded, thread-safe log of the requests received (credentials redacted)."""
+
+    def __init__(self, maxlen: int = 20_000, max_body: int = 65_536) -> None:
+        self._lock = threading.Lock()
+        self._entries: collections.deque[LoggedRequest] = collections.deque(maxlen=maxlen)
+        self.max_body = max_body
+
+    def add(self, entry: LoggedRequest) -> None:
+        """Record one request."""
+        with self._lock:
+            self._entries.append(entry)
+
+    def __iter__(self) -> Iterator[LoggedRequest]:
+        with self._lock:
+            return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def select(self, method: str | None = None, path_prefix: str = "") -> list[LoggedRequest]:
+        """The requests with this method (any if None) under this path prefix."""
+        return [r for r in self if (method is None or r.method == method) and r.path.startswith(path_prefix)]
+
+    @property
+    def writes(self) -> list[LoggedRequest]:
+        """The requests that could change data."""
+        return [r for r in self if r.is_write]
+
+    def clear(self) -> None:
+        """Forget every request."""
+        with self._lock:
+            self._entries.clear()
+
+
+class OAuthIssuer:
+    """A tiny OAuth 2.0 client-credentials token endpoint, served at `TOKEN_PATH`."""
+
+    def __init__(self) -> None:
+        self.client_id = "idlcm-test-client"
+        self.client_secret = "idlcm-test-secret-" + secrets.token_hex(8)
+        self.expires_in = 3600.0
+        self.issue_valid_tokens = True
+        self.issued = 0
+        self._lock = threading.Lock()
+        self._tokens: dict[str, float] = {}
+
+    def issue(self, client_id: str, client_secret: str) -> tuple[int, dict[str, Any]]:
+        """Answer a token request: (status, JSON body)."""
+        if (client_id, client_secret) != (self.client_id, self.client_secret):
+            return 401, {"error": "invalid_client"}
+        token = "at-" + secrets.token_hex(12)
+        with self._lock:
+            self.issued += 1
+            if self.issue_valid_tokens:
+                self._tokens[token] = time.monotonic() + self.expires_in
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in}
+
+    def accepts(self, token: str) -> bool:
+        """Whether an issued token is still valid."""
+        with self._lock:
+            expiry = self._tokens.get(token)
+        return expiry is not None and expiry > time.monotonic()
+
+    def revoke_all(self) -> None:
+        """Invalidate every issued token (the next SCIM request gets a 401)."""
+        with self._lock:
+            self._tokens.clear()
+
+
+def service_provider_config(
+    *,
+    patch: bool = True,
+    bulk: bool = True,
+    max_operations: int = 1000,
+    max_payload_size: int = 1_048_576,
+    filter: bool = True,
+    max_results: int = 1000,
+    etag: bool = True,
+    sort: bool = True,
+) -> ServiceProviderConfig:
+    """A ServiceProviderConfig with these capabilities (the defaults are scim2-server's)."""
+    return ServiceProviderConfig(
+        patch=Patch(supported=patch),
+        bulk=Bulk(supported=bulk, max_operations=max_operations, max_payload_size=max_payload_size),
+        filter=Filter(supported=filter, max_results=max_results),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=sort),
+        etag=ETag(supported=etag),
+        authentication_schemes=[BEARER_TOKEN_SCHEME, BASIC_SCHEME],
+    )
+
+
+class _ScimASGI(ASGIApplication):
+    """scim2-server's ASGI app with the test credentials checked."""
+
+    def __init__(
+        self, storage: AsyncInMemoryStorage, provider: ScimProvider, accepts: Callable[[str | None], bool]
+    ) -> None:
+        super().__init__(storage, provider)
+        self._accepts = accepts
+
+    def check_auth(self, request: ScimRequest) -> None:
+        if not self._accepts(request.header("Authorization")):
+            raise UnauthorizedException
+
+
+class ScimApp:
+    """The test SCIM app: an ASGI front (log, faults, token endpoint) before scim2-server's app."""
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.scheme = "http"
+        self.faults = Faults()
+        self.requests = RequestLog()
+        self.oauth = OAuthIssuer()
+        self.token = ""
+        self.basic_username = ""
+        self.basic_password = ""
+        self.storage = InMemoryStorage()
+        self._inner: _ScimASGI | None = None
+        self._generation = 0
+        self.reset()
+
+    @property
+    def base_url(self) -> str:
+        """The SCIM base URL, e.g. http://127.0.0.1:PORT/v2."""
+        return f"{self.origin}/v2"
+
+    @property
+    def origin(self) -> str:
+        """The server origin, e.g. http://127.0.0.1:PORT (https when served with certificates)."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth 2.0 token endpoint."""
+        return self.origin + TOKEN_PATH
+
+    def reset(self, **capabilities: Any) -> None:
+        """Fresh storage, credentials, faults and log; capabilities as in `service_provider_config()`."""
+        self._generation += (
+            1  # requests still in flight from before keep to the old storage and stay unlogged
+        )
+        self.faults.clear()
+        self.requests.clear()
+        self.oauth = OAuthIssuer()
+        self.token = "scim-token-" + secrets.token_hex(12)
+        self.basic_username = "scim-user"
+        self.basic_password = "scim-password-" + secrets.token_hex(8)
+        self.storage = InMemoryStorage()
+        self.configure(**capabilities)
+
+    def configure(self, **capabilities: Any) -> None:
+        """Change the advertised (and enforced) capabilities, keeping the stored data."""
+        provider = ScimProvider.from_discovery(
+            load_default_schemas().values(),
+            load_default_resource_types().values(),
+            config=service_provider_config(**capabilities),
+        )
+        self._inner = _ScimASGI(AsyncInMemoryStorage(self.storage), provider, self._accepts)
+
+    def users(self) -> list[Any]:
+        """The stored users."""
+        return self._stored("User")
+
+    def groups(self) -> list[Any]:
+        """The stored groups."""
+        return self._stored("Group")
+
+    def _stored(self, resource_type: str) -> list[Any]:
+        # The server builds its models from its schemas: they are not scim2_models' User and Group classes.
+        return [
+            r for r in self.storage.resources if r.meta is not None and r.meta.resource_type == resource_type
+        ]
+
+    def _accepts(self, authorization: str | None) -> bool:
+        scheme, _, value = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer":
+            return secrets.compare_digest(value, self.token) or self.oauth.accepts(value)
+        if scheme.lower() == "basic":
+            expected = base64.b64encode(f"{self.basic_username}:{self.basic_password}".encode()).decode()
+            return secrets.compare_digest(value, expected)
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started, clock = time.time(), time.monotonic()
+        generation, inner = self._generation, self._inner
+        method: str = scope["method"]
+        path: str = scope["path"]
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        logged = False
+
+        def log(status: int | None) -> None:
+            nonlocal logged
+            if logged or generation != self._generation:
+                return
+            logged = True
+            self.requests.add(
+                LoggedRequest(
+                    method=method,
+                    path=path,
+                    query=scope.get("query_string", b"").decode(),
+                    status=status,
+                    time=started,
+                    duration=time.monotonic() - clock,
+                    headers={k: ("***" if k == "authorization" else v) for k, v in headers.items()},
+                    body=body[: self.requests.max_body],
+                )
+            )
+
+        async def recording_send(message: Message) -> None:
+            # Logged before the answer leaves, so a test that got the answer also sees the entry.
+            if message["type"] == "http.response.start":
+                log(message["status"])
+            await send(message)
+
+        try:
+            await self._serve(inner, scope, method, path, headers, body, recording_send, send)
+        finally:
+            log(None)
+
+    async def _serve(
+        self,
+        inner: _ScimASGI | None,
+        scope: Scope,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        send: Send,
+        unlogged_send: Send,
+    ) -> None:
+        fault = self.faults.take(method, path.removeprefix("/v2"))
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.drop:
+            if fault.passthrough:
+                await _call_app(inner, scope, body, _discard)
+            await _drop(unlogged_send)  # logged with no status: no answer arrived
+            return
+        if fault is not None and fault.status is not None:
+            await _respond_fault(fault, headers.get("authorization", ""), send)
+            return
+        if path == TOKEN_PATH and method == "POST":
+            await self._token(headers, body, send)
+            return
+        await _call_app(inner, scope, body, send)
+
+    async def _token(self, headers: dict[str, str], body: bytes, send: Send) -> None:
+        form = dict(pair.split("=", 1) for pair in body.decode().split("&") if "=" in pair)
+        client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            client_id, _, client_secret = base64.b64decode(value).decode().partition(":")
+        status, payload = self.oauth.issue(unquote_plus(client_id), unquote_plus(client_secret))
+        await _send(send, status, json.dumps(payload).encode(), "application/json", {})
+
+
+async def _call_app(app: _ScimASGI | None, scope: Scope, body: bytes, send: Send) -> None:
+    """Call the SCIM app with a body already read."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    assert app is not None
+    await app(scope, receive, send)
+
+
+async def _discard(message: Message) -> None:
+    return None
+
+
+async def _send(send: Send, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+    raw = [(b"content-type", content_type.encode())] + [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _drop(send: Send) -> None:
+    """Start an answer, then close the connection before its body is complete."""
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
+    await send({"type": "http.response.body", "body": b"{", "more_body": True})
+    raise ConnectionAbortedError("injected dropped connection")
+
+
+async def _respond_fault(fault: Fault, authorization: str, send: Send) -> None:
+    headers = dict(fault.headers)
+    if fault.retry_after is not None:
+        headers["Retry-After"] = fault.retry_after
+    body = fault.body
+    if body is None:
+        assert fault.status is not None
+        error = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": str(fault.status),
+            "detail": fault.detail.replace("{authorization}", authorization),
+        }
+        body = json.dumps(error).encode()
+    assert fault.status is not None
+    await _send(send, fault.status, body, fault.content_type, headers)
+
+
+@dataclass(frozen=True)
+class ServerCertificates:
+    """A throw-away CA and a server certificate it signed for 127.0.0.1 (PEM files)."""
+
+    ca_pem: bytes
+    cert_file: str
+    key_file: str
+
+
+def make_certificates(directory: Path) -> ServerCertificates:
+    """Make a CA and a 127.0.0.1 server certificate with the openssl command (skips the test without it)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command")
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run(
+        "req",
+        "-x509",
+        *key,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=idlcm test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    run("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (directory / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+    )
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    )
+    return ServerCertificates(
+        (directory / "ca.pem").read_bytes(), str(directory / "server.pem"), str(directory / "server.key")
+    )
+
+
+class _ServerThread:
+    """uvicorn serving a ScimApp on a free loopback port, in a daemon thread."""
+
+    def __init__(self, app: ScimApp, certificates: ServerCertificates | None = None) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((app.host, 0))
+        app.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            backlog=2048,
+            timeout_graceful_shutdown=1,
+            ssl_certfile=certificates.cert_file if certificates else None,
+            ssl_keyfile=certificates.key_file if certificates else None,
+        )
+        app.scheme = "https" if certificates else "http"
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the SCIM test app did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@contextlib.contextmanager
+def running_scim_app(certificates: ServerCertificates | None = None) -> Iterator[ScimApp]:
+    """Run a SCIM app on loopback for the duration of the block (over HTTPS with certificates)."""
+    app = ScimApp()
+    server = _ServerThread(app, certificates)
+    server.start()
+    try:
+        yield app
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def scim_server() -> Iterator[ScimApp]:
+    """The session's SCIM app (state shared between tests: prefer `scim_app`)."""
+    with running_scim_app() as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def scim_tls_certificates(tmp_path_factory: pytest.TempPathFactory) -> ServerCertificates:
+    """A CA and server certificate for the HTTPS SCIM app."""
+    return make_certificates(tmp_path_factory.mktemp("scim-tls"))
+
+
+@pytest.fixture(scope="session")
+def scim_tls_server(scim_tls_certificates: ServerCertificates) -> Iterator[ScimApp]:
+    """The session's SCIM app over HTTPS, with a certificate from `scim_tls_certificates`."""
+    with running_scim_app(scim_tls_certificates) as app:
+        yield app
+
+
+@pytest.fixture
+def scim_tls_app(scim_tls_server: ScimApp) -> Iterator[ScimApp]:
+    """The HTTPS SCIM app, reset like `scim_app`."""
+    scim_tls_server.reset()
+    yield scim_tls_server
+    scim_tls_server.faults.clear()
+
+
+@pytest.fixture
+def scim_app(scim_server: ScimApp) -> Iterator[ScimApp]:
+    """The SCIM app with fresh storage, credentials, default capabilities, no faults and an empty log."""
+    scim_server.reset()
+    yield scim_server
+    scim_server.faults.clear()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (for connection-refused tests)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
