@@ -5,24 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from idlcm.connectors import BearerAuth, RateLimit, ScimConnector, Tls
-from scimapp import (
-    ScimApp,
-    scim_app,
-    scim_server,
-    scim_tls_app,
-    scim_tls_certificates,
-    scim_tls_server,
-    unused_port,
-)
-
-__all__ = [
-    "scim_app",
-    "scim_server",
-    "scim_tls_app",
-    "scim_tls_certificates",
-    "scim_tls_server",
-    "unused_port",
-]
+from scimapp import ScimApp
 
 
 @pytest.fixture

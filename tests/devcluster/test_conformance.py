@@ -1,0 +1,978 @@
+"""What the devcluster promises of the Kubernetes API, each behaviour a test.
+
+Written against plain HTTP through the official client, so the same module runs against a real cluster:
+`IDLCM_CONFORMANCE_REAL_CLUSTER=1 KUBECONFIG=... pytest tests/devcluster/test_conformance.py` (the tests that
+need the devcluster itself are then skipped, saying so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kopf
+import kubernetes.client
+import kubernetes.config
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from idlcm import devcluster
+from idlcm.devcluster import DevCluster
+
+from .conftest import GROUP, REAL_CLUSTER, VERSION, Http
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+STALE = "the object has been modified; please apply your changes to the latest version and try again"
+needs_devcluster = pytest.mark.skipif(REAL_CLUSTER, reason="devcluster-only: configures the cluster itself")
+
+
+def integration(name: str = "crm", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Integration",
+        "metadata": {"name": name},
+        "spec": {
+            "app": "crm",
+            "connector": {
+                "scim": {
+                    "baseURL": "https://crm.example.com/scim/v2",
+                    "auth": {"bearerToken": {"secretRef": {"name": "crm-token"}}},
+                }
+            },
+            **spec,
+        },
+    }
+
+
+def path(namespace: str, name: str | None = None, sub: str | None = None) -> str:
+    base = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/integrations"
+    return "/".join(p for p in (base, name, sub) if p)
+
+
+def failure(call: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
+    """The status code and Status body of a call that must fail."""
+    with pytest.raises(ApiException) as info:
+        call()
+    return info.value.status, json.loads(info.value.body)
+
+
+class Integrations:
+    """CustomObjectsApi bound to Integrations in one namespace."""
+
+    def __init__(self, custom: kubernetes.client.CustomObjectsApi, namespace: str) -> None:
+        self.custom = custom
+        self.namespace = namespace
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        args = (GROUP, VERSION, self.namespace, "integrations", body)
+        result: dict[str, Any] = self.custom.create_namespaced_custom_object(*args)
+        return result
+
+    def get(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "integrations", name
+        )
+        return result
+
+    def patch(self, name: str, body: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "integrations", name, body
+        )
+        return result
+
+    def patch_status(self, name: str, body: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, self.namespace, "integrations", name, body
+        )
+        return result
+
+    def replace(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.custom.replace_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "integrations", name, body
+        )
+        return result
+
+    def delete(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.custom.delete_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "integrations", name
+        )
+        return result
+
+    def list(self, **kwargs: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.custom.list_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "integrations", **kwargs
+        )
+        return result
+
+
+@pytest.fixture
+def intg(custom: kubernetes.client.CustomObjectsApi, namespace: str) -> Integrations:
+    return Integrations(custom, namespace)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+# --- metadata ---------------------------------------------------------------------------------------------
+
+
+def test_create_stamps_uid_resource_version_timestamp_generation(intg: Integrations) -> None:
+    created = intg.create(integration())
+    meta = created["metadata"]
+    assert uuid.UUID(meta["uid"])
+    assert meta["resourceVersion"].isdigit()
+    assert RFC3339.match(meta["creationTimestamp"])
+    assert meta["generation"] == 1
+    assert meta["namespace"] == intg.namespace
+    assert intg.get("crm")["metadata"] == meta
+
+
+def test_resource_versions_grow_across_kinds(intg: Integrations, core: kubernetes.client.CoreV1Api) -> None:
+    first = intg.create(integration("a"))["metadata"]["resourceVersion"]
+    second = core.create_namespaced_config_map(intg.namespace, {"metadata": {"name": "cm"}}).metadata
+    third = intg.create(integration("b"))["metadata"]["resourceVersion"]
+    assert int(first) < int(second.resource_version) < int(third)
+
+
+def test_generate_name_appends_five_characters(intg: Integrations) -> None:
+    body = integration()
+    body["metadata"] = {"generateName": "crm-"}
+    created = intg.create(body)
+    assert re.fullmatch(r"crm-[a-z0-9]{5}", created["metadata"]["name"])
+
+
+def test_missing_name_is_invalid(intg: Integrations) -> None:
+    body = integration()
+    body["metadata"] = {}
+    code, status = failure(lambda: intg.create(body))
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert "metadata.name" in status["message"]
+
+
+def test_namespace_in_body_must_match_the_url(intg: Integrations) -> None:
+    body = integration()
+    body["metadata"]["namespace"] = "elsewhere"
+    code, status = failure(lambda: intg.create(body))
+    assert (code, status["reason"]) == (400, "BadRequest")
+    assert "does not match the namespace" in status["message"]
+
+
+def test_name_in_body_must_match_the_url(intg: Integrations) -> None:
+    current = intg.create(integration())
+    current["metadata"]["name"] = "other"
+    code, status = failure(lambda: intg.replace("crm", current))
+    assert (code, status["reason"]) == (400, "BadRequest")
+    assert "does not match the name on the URL" in status["message"]
+
+
+def test_create_twice_is_already_exists(intg: Integrations) -> None:
+    intg.create(integration())
+    code, status = failure(lambda: intg.create(integration()))
+    assert (code, status["reason"]) == (409, "AlreadyExists")
+    assert status["message"] == f'integrations.{GROUP} "crm" already exists'
+
+
+def test_create_in_a_missing_namespace_is_not_found(custom: kubernetes.client.CustomObjectsApi) -> None:
+    missing = Integrations(custom, f"missing-{uuid.uuid4().hex[:8]}")
+    code, status = failure(lambda: missing.create(integration()))
+    assert (code, status["reason"]) == (404, "NotFound")
+    assert status["message"] == f'namespaces "{missing.namespace}" not found'
+
+
+# --- concurrency ------------------------------------------------------------------------------------------
+
+
+def test_stale_resource_version_conflicts(intg: Integrations) -> None:
+    stale = intg.create(integration())
+    intg.patch("crm", {"metadata": {"labels": {"touched": "yes"}}})
+    stale["spec"]["dryRun"] = True
+    code, status = failure(lambda: intg.replace("crm", stale))
+    assert (code, status["reason"]) == (409, "Conflict")
+    assert status["message"] == f'Operation cannot be fulfilled on integrations.{GROUP} "crm": {STALE}'
+    old_rv = stale["metadata"]["resourceVersion"]
+    code, _ = failure(
+        lambda: intg.patch("crm", {"metadata": {"resourceVersion": old_rv}, "spec": {"dryRun": True}})
+    )
+    assert code == 409
+
+
+def test_replace_with_current_resource_version_succeeds(intg: Integrations) -> None:
+    current = intg.create(integration())
+    current["spec"]["dryRun"] = True
+    replaced = intg.replace("crm", current)
+    assert replaced["spec"]["dryRun"] is True
+    assert int(replaced["metadata"]["resourceVersion"]) > int(current["metadata"]["resourceVersion"])
+
+
+def test_replace_of_a_custom_resource_requires_a_resource_version(intg: Integrations) -> None:
+    current = intg.create(integration())
+    del current["metadata"]["resourceVersion"]
+    code, status = failure(lambda: intg.replace("crm", current))
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert "metadata.resourceVersion" in status["message"]
+
+
+def test_a_write_that_changes_nothing_keeps_the_resource_version(intg: Integrations) -> None:
+    created = intg.create(integration())
+    same = intg.patch("crm", {"spec": {"app": "crm"}})
+    assert same["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+# --- patch ------------------------------------------------------------------------------------------------
+
+
+def test_merge_patch_merges_and_null_deletes(intg: Integrations) -> None:
+    intg.create(integration())
+    intg.patch("crm", {"metadata": {"labels": {"a": "1", "b": "2"}}})
+    patched = intg.patch("crm", {"metadata": {"labels": {"a": None, "c": "3"}}})
+    assert patched["metadata"]["labels"] == {"b": "2", "c": "3"}
+
+
+def test_json_patch_applies_operations(intg: Integrations, http: Http) -> None:
+    created = intg.create(integration())
+    rv = created["metadata"]["resourceVersion"]
+    ops = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["idlcm.io/test"]},
+        {"op": "replace", "path": "/spec/dryRun", "value": True},
+        {"op": "add", "path": "/metadata/labels", "value": {"a~b/c": "1"}},
+    ]
+    reply = http.request(
+        "PATCH", path(intg.namespace, "crm"), ops, content_type="application/json-patch+json"
+    )
+    assert reply.status == 200, reply.body
+    assert reply.body["metadata"]["finalizers"] == ["idlcm.io/test"]
+    assert reply.body["spec"]["dryRun"] is True
+    ops = [
+        {"op": "remove", "path": "/metadata/labels/a~0b~1c"},
+        {"op": "remove", "path": "/metadata/finalizers/0"},
+    ]
+    reply = http.request(
+        "PATCH", path(intg.namespace, "crm"), ops, content_type="application/json-patch+json"
+    )
+    assert reply.status == 200, reply.body
+    assert not reply.body["metadata"].get("labels")
+    assert not reply.body["metadata"].get("finalizers")
+
+
+def test_json_patch_failed_test_is_unprocessable(intg: Integrations, http: Http) -> None:
+    intg.create(integration())
+    ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": "1"}]
+    reply = http.request(
+        "PATCH", path(intg.namespace, "crm"), ops, content_type="application/json-patch+json"
+    )
+    assert reply.status == 422
+    assert reply.body["kind"] == "Status"
+    assert reply.body["status"] == "Failure"
+
+
+def test_json_patch_on_a_missing_path_is_unprocessable(intg: Integrations, http: Http) -> None:
+    intg.create(integration())
+    ops = [{"op": "replace", "path": "/spec/nothing/here", "value": 1}]
+    reply = http.request(
+        "PATCH", path(intg.namespace, "crm"), ops, content_type="application/json-patch+json"
+    )
+    assert reply.status == 422
+
+
+def test_strategic_merge_patch_of_a_custom_resource_is_unsupported(intg: Integrations, http: Http) -> None:
+    intg.create(integration())
+    reply = http.request(
+        "PATCH",
+        path(intg.namespace, "crm"),
+        {"spec": {"dryRun": True}},
+        content_type="application/strategic-merge-patch+json",
+    )
+    assert (reply.status, reply.body["reason"]) == (415, "UnsupportedMediaType")
+
+
+def test_server_side_apply_creates_then_updates(intg: Integrations, http: Http) -> None:
+    body = json.dumps(integration()).encode()
+    query = {"fieldManager": "conformance"}
+    created = http.request(
+        "PATCH", path(intg.namespace, "crm"), body, content_type="application/apply-patch+yaml", query=query
+    )
+    assert created.status == 201, created.body
+    updated_body = integration(dryRun=True)
+    updated = http.request(
+        "PATCH",
+        path(intg.namespace, "crm"),
+        json.dumps(updated_body).encode(),
+        content_type="application/apply-patch+yaml",
+        query=query,
+    )
+    assert updated.status == 200, updated.body
+    assert intg.get("crm")["spec"]["dryRun"] is True
+
+
+# --- generation and the status subresource ----------------------------------------------------------------
+
+
+def test_generation_counts_spec_changes_only(intg: Integrations) -> None:
+    intg.create(integration())
+    assert (
+        intg.patch("crm", {"metadata": {"labels": {"x": "y"}, "annotations": {"a": "b"}}})["metadata"][
+            "generation"
+        ]
+        == 1
+    )
+    assert intg.patch_status("crm", {"status": {"status": "Validating"}})["metadata"]["generation"] == 1
+    assert intg.patch("crm", {"spec": {"dryRun": True}})["metadata"]["generation"] == 2
+
+
+def test_create_drops_status(intg: Integrations) -> None:
+    body = integration()
+    body["status"] = {"status": "UpToDate"}
+    assert "status" not in intg.create(body)
+
+
+def test_main_endpoint_keeps_the_old_status(intg: Integrations) -> None:
+    intg.create(integration())
+    intg.patch_status("crm", {"status": {"status": "Validating"}})
+    patched = intg.patch("crm", {"spec": {"dryRun": True}, "status": {"status": "UpToDate"}})
+    assert patched["status"] == {"status": "Validating"}
+    assert patched["spec"]["dryRun"] is True
+
+
+def test_status_endpoint_changes_status_only(intg: Integrations) -> None:
+    intg.create(integration())
+    patched = intg.patch_status(
+        "crm",
+        {
+            "metadata": {"labels": {"ignored": "yes"}},
+            "spec": {"dryRun": True},
+            "status": {"status": "Validating"},
+        },
+    )
+    assert patched["status"] == {"status": "Validating"}
+    assert patched["spec"].get("dryRun") is not True
+    assert "ignored" not in (patched["metadata"].get("labels") or {})
+
+
+def test_status_endpoint_checks_the_resource_version(intg: Integrations) -> None:
+    created = intg.create(integration())
+    intg.patch("crm", {"metadata": {"labels": {"x": "y"}}})
+    stale = {
+        "metadata": {"resourceVersion": created["metadata"]["resourceVersion"]},
+        "status": {"message": "x"},
+    }
+    code, _ = failure(lambda: intg.patch_status("crm", stale))
+    assert code == 409
+
+
+# --- admission --------------------------------------------------------------------------------------------
+
+
+def test_admission_prunes_unknown_fields_and_applies_defaults(intg: Integrations) -> None:
+    created = intg.create(integration(unknownField=1))
+    assert "unknownField" not in created["spec"]
+    assert created["spec"]["connector"]["scim"]["auth"]["bearerToken"]["secretRef"]["key"] == "token"
+
+
+def test_admission_rejects_schema_violations_with_causes(intg: Integrations) -> None:
+    code, status = failure(lambda: intg.create(integration(app="Not_A_DNS_Label")))
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert status["message"].startswith(f'Integration.{GROUP} "crm" is invalid')
+    assert [c["field"] for c in status["details"]["causes"]] == ["spec.app"]
+
+
+def test_admission_runs_transition_rules_on_update(intg: Integrations) -> None:
+    intg.create(integration())
+    code, status = failure(lambda: intg.patch("crm", {"spec": {"app": "other"}}))
+    assert code == 422
+    assert "app is immutable" in status["message"]
+
+
+def test_field_validation_strict_refuses_unknown_fields(intg: Integrations, http: Http) -> None:
+    reply = http.request(
+        "POST", path(intg.namespace), integration(unknownField=1), query={"fieldValidation": "Strict"}
+    )
+    assert (reply.status, reply.body["reason"]) == (400, "BadRequest")
+    assert 'strict decoding error: unknown field "spec.unknownField"' in reply.body["message"]
+
+
+def test_field_validation_warn_answers_a_warning_header(intg: Integrations, http: Http) -> None:
+    reply = http.request(
+        "POST", path(intg.namespace), integration(unknownField=1), query={"fieldValidation": "Warn"}
+    )
+    assert reply.status == 201
+    assert 'unknown field \\"spec.unknownField\\"' in " ".join(reply.warnings)
+
+
+# --- delete -----------------------------------------------------------------------------------------------
+
+
+def test_delete_without_finalizers_removes_and_answers_success(intg: Integrations) -> None:
+    created = intg.create(integration())
+    status = intg.delete("crm")
+    assert (status["kind"], status["status"]) == ("Status", "Success")
+    assert status["details"]["uid"] == created["metadata"]["uid"]
+    code, _ = failure(lambda: intg.get("crm"))
+    assert code == 404
+
+
+def test_delete_with_finalizers_marks_until_the_last_is_removed(intg: Integrations) -> None:
+    body = integration()
+    body["metadata"]["finalizers"] = ["idlcm.io/a", "idlcm.io/b"]
+    intg.create(body)
+    marked = intg.delete("crm")
+    assert RFC3339.match(marked["metadata"]["deletionTimestamp"])
+    assert marked["metadata"]["deletionGracePeriodSeconds"] == 0
+    assert intg.get("crm")["metadata"]["deletionTimestamp"] == marked["metadata"]["deletionTimestamp"]
+
+    code, status = failure(
+        lambda: intg.patch("crm", {"metadata": {"finalizers": ["idlcm.io/a", "idlcm.io/new"]}})
+    )
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert "no new finalizers can be added" in status["message"]
+
+    intg.patch("crm", {"metadata": {"finalizers": ["idlcm.io/b"]}})
+    assert intg.get("crm")["metadata"]["finalizers"] == ["idlcm.io/b"]
+    intg.patch("crm", {"metadata": {"finalizers": None}})
+    code, _ = failure(lambda: intg.get("crm"))
+    assert code == 404
+
+
+def test_delete_collection_by_label_selector(intg: Integrations, http: Http) -> None:
+    for name, team in (("a", "red"), ("b", "red"), ("c", "blue")):
+        body = integration(name)
+        body["metadata"]["labels"] = {"team": team}
+        intg.create(body)
+    reply = http.request("DELETE", path(intg.namespace), query={"labelSelector": "team=red"})
+    assert reply.status == 200
+    eventually(lambda: [i["metadata"]["name"] for i in intg.list()["items"]] == ["c"])
+
+
+def test_deleting_a_namespace_deletes_its_objects(
+    custom: kubernetes.client.CustomObjectsApi, core: kubernetes.client.CoreV1Api
+) -> None:
+    name = f"doomed-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name}})
+    doomed = Integrations(custom, name)
+    doomed.create(integration())
+    core.create_namespaced_config_map(name, {"metadata": {"name": "cm"}})
+    core.delete_namespace(name)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(name)
+        except ApiException as e:
+            return e.status == 404
+        return False
+
+    eventually(gone, timeout=60 if REAL_CLUSTER else 5)
+    code, _ = failure(lambda: doomed.get("crm"))
+    assert code == 404
+
+
+def test_a_terminating_namespace_waits_for_finalizers_and_refuses_new_objects(
+    custom: kubernetes.client.CustomObjectsApi, core: kubernetes.client.CoreV1Api
+) -> None:
+    name = f"doomed-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name}})
+    doomed = Integrations(custom, name)
+    body = integration()
+    body["metadata"]["finalizers"] = ["idlcm.io/test"]
+    doomed.create(body)
+    core.delete_namespace(name)
+    eventually(
+        lambda: "deletionTimestamp" in doomed.get("crm")["metadata"], timeout=60 if REAL_CLUSTER else 5
+    )
+    assert core.read_namespace(name).status.phase == "Terminating"
+    code, status = failure(lambda: doomed.create(integration("late")))
+    assert (code, status["reason"]) == (403, "Forbidden")
+    assert "because it is being terminated" in status["message"]
+    doomed.patch("crm", {"metadata": {"finalizers": None}})
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(name)
+        except ApiException as e:
+            return e.status == 404
+        return False
+
+    eventually(gone, timeout=60 if REAL_CLUSTER else 5)
+
+
+# --- list -------------------------------------------------------------------------------------------------
+
+
+def test_list_has_kind_api_version_and_resource_version(intg: Integrations) -> None:
+    created = intg.create(integration())
+    listing = intg.list()
+    assert (listing["kind"], listing["apiVersion"]) == ("IntegrationList", f"{GROUP}/{VERSION}")
+    assert int(listing["metadata"]["resourceVersion"]) >= int(created["metadata"]["resourceVersion"])
+    assert [i["metadata"]["name"] for i in listing["items"]] == ["crm"]
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("team=red", ["a", "b"]),
+        ("team==red", ["a", "b"]),
+        ("team!=red", ["c", "d"]),
+        ("team in (red,blue)", ["a", "b", "c"]),
+        ("team notin (red)", ["c", "d"]),
+        ("tier", ["a"]),
+        ("!tier", ["b", "c", "d"]),
+        ("team=red,tier=gold", ["a"]),
+    ],
+)
+def test_list_by_label_selector(intg: Integrations, selector: str, expected: list[str]) -> None:
+    for name, labels in (
+        ("a", {"team": "red", "tier": "gold"}),
+        ("b", {"team": "red"}),
+        ("c", {"team": "blue"}),
+        ("d", {}),
+    ):
+        body = integration(name)
+        body["metadata"]["labels"] = labels
+        intg.create(body)
+    listing = intg.list(label_selector=selector)
+    assert [i["metadata"]["name"] for i in listing["items"]] == expected
+
+
+def test_list_by_field_selector(intg: Integrations) -> None:
+    for name in ("a", "b", "c"):
+        intg.create(integration(name))
+    assert [i["metadata"]["name"] for i in intg.list(field_selector="metadata.name=b")["items"]] == ["b"]
+    assert [i["metadata"]["name"] for i in intg.list(field_selector="metadata.name!=b")["items"]] == [
+        "a",
+        "c",
+    ]
+    code, _ = failure(lambda: intg.list(field_selector="spec.app=crm"))
+    assert code == 400
+
+
+def test_list_pages_with_limit_and_continue(intg: Integrations) -> None:
+    for name in ("a", "b", "c", "d", "e"):
+        intg.create(integration(name))
+    names: list[str] = []
+    token: str | None = None
+    pages = 0
+    while True:
+        page = intg.list(limit=2, **({"_continue": token} if token else {}))
+        pages += 1
+        names += [i["metadata"]["name"] for i in page["items"]]
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+    assert (names, pages) == (["a", "b", "c", "d", "e"], 3)
+
+
+def test_cluster_wide_list_spans_namespaces(
+    custom: kubernetes.client.CustomObjectsApi, core: kubernetes.client.CoreV1Api, namespace: str
+) -> None:
+    other = f"other-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": other}})
+    try:
+        Integrations(custom, namespace).create(integration("one"))
+        Integrations(custom, other).create(integration("two"))
+        listing = custom.list_cluster_custom_object(GROUP, VERSION, "integrations")
+        found = {(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listing["items"]}
+        assert {(namespace, "one"), (other, "two")} <= found
+    finally:
+        core.delete_namespace(other)
+
+
+# --- watch ------------------------------------------------------------------------------------------------
+
+
+def test_watch_from_a_resource_version_sends_only_later_changes(intg: Integrations, http: Http) -> None:
+    intg.create(integration("before"))
+    rv = intg.list()["metadata"]["resourceVersion"]
+    intg.create(integration("after"))
+    intg.patch("after", {"metadata": {"labels": {"x": "y"}}})
+    intg.delete("after")
+    events = http.watch(path(intg.namespace), {"resourceVersion": rv, "timeoutSeconds": 5}, count=3)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "after"),
+        ("MODIFIED", "after"),
+        ("DELETED", "after"),
+    ]
+    rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert rvs == sorted(rvs)
+    assert rvs[0] > int(rv)
+
+
+@pytest.mark.parametrize("rv", [None, "0"])
+def test_watch_without_a_resource_version_starts_with_the_current_state(
+    intg: Integrations, http: Http, rv: str | None
+) -> None:
+    intg.create(integration("a"))
+    intg.create(integration("b"))
+    query: dict[str, Any] = {"timeoutSeconds": 5, **({"resourceVersion": rv} if rv else {})}
+    events = http.watch(path(intg.namespace), query, count=2)
+    assert sorted((e["type"], e["object"]["metadata"]["name"]) for e in events) == [
+        ("ADDED", "a"),
+        ("ADDED", "b"),
+    ]
+
+
+def test_watch_with_selectors_reports_objects_entering_and_leaving(intg: Integrations, http: Http) -> None:
+    intg.create(integration("a"))
+    rv = intg.list()["metadata"]["resourceVersion"]
+    intg.patch("a", {"metadata": {"labels": {"team": "red"}}})
+    intg.patch("a", {"metadata": {"labels": {"team": "blue"}}})
+    intg.create(integration("b"))
+    query = {"resourceVersion": rv, "timeoutSeconds": 5}
+    events = http.watch(path(intg.namespace), {**query, "labelSelector": "team=red"}, count=2)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "a"),
+        ("DELETED", "a"),
+    ]
+    by_name = http.watch(path(intg.namespace), {**query, "fieldSelector": "metadata.name=b"}, count=1)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in by_name] == [("ADDED", "b")]
+
+
+def test_watch_ends_after_timeout_seconds(intg: Integrations, http: Http) -> None:
+    started = time.monotonic()
+    assert (
+        http.watch(
+            path(intg.namespace),
+            {"timeoutSeconds": 1, "resourceVersion": intg.list()["metadata"]["resourceVersion"]},
+        )
+        == []
+    )
+    assert 0.8 < time.monotonic() - started < 5
+
+
+def test_watch_as_table_sends_rows(intg: Integrations, http: Http) -> None:
+    intg.create(integration())
+    events = http.watch(path(intg.namespace), {"timeoutSeconds": 5}, accept=TABLE, count=1)
+    assert [e["object"]["kind"] for e in events] == ["Table"]
+    assert events[0]["object"]["rows"][0]["cells"][0] == "crm"
+
+
+# --- discovery, tables, OpenAPI, errors -------------------------------------------------------------------
+
+
+def test_core_discovery(http: Http) -> None:
+    assert "v1" in http.request("GET", "/api").body["versions"]
+    core = http.request("GET", "/api/v1").body
+    assert (core["kind"], core["groupVersion"]) == ("APIResourceList", "v1")
+    resources = {r["name"]: r for r in core["resources"]}
+    assert resources["namespaces"]["namespaced"] is False
+    assert {"secrets", "configmaps", "events"} <= set(resources)
+    assert http.request("GET", "/version").body["major"] == "1"
+
+
+def test_group_discovery_names_the_kinds(http: Http, crds_installed: None) -> None:
+    groups = {g["name"]: g for g in http.request("GET", "/apis").body["groups"]}
+    assert groups[GROUP]["preferredVersion"]["version"] == VERSION
+    document = http.request("GET", f"/apis/{GROUP}/{VERSION}").body
+    assert document["groupVersion"] == f"{GROUP}/{VERSION}"
+    resources = {r["name"]: r for r in document["resources"]}
+    assert resources["integrations"]["kind"] == "Integration"
+    assert resources["integrations"]["shortNames"] == ["intg"]
+    assert resources["integrations"]["categories"] == ["idlcm"]
+    assert {"create", "delete", "get", "list", "patch", "update", "watch"} <= set(
+        resources["integrations"]["verbs"]
+    )
+    assert "integrations/status" in resources
+    assert resources["externalapps"]["categories"] == ["idlcm"]
+
+
+def test_get_as_table_uses_the_printer_columns(intg: Integrations, http: Http) -> None:
+    intg.create(integration())
+    table = http.request("GET", path(intg.namespace), accept=TABLE).body
+    assert table["kind"] == "Table"
+    assert [c["name"] for c in table["columnDefinitions"]][:2] == ["Name", "App"]
+    assert table["rows"][0]["cells"][:2] == ["crm", "crm"]
+
+
+def test_openapi_v3_lists_the_group(http: Http, crds_installed: None) -> None:
+    index = http.request("GET", "/openapi/v3").body
+    assert f"apis/{GROUP}/{VERSION}" in index["paths"]
+
+
+def test_not_found_object_is_a_status(intg: Integrations) -> None:
+    code, status = failure(lambda: intg.get("nothing"))
+    assert code == 404
+    assert status == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": f'integrations.{GROUP} "nothing" not found',
+        "reason": "NotFound",
+        "details": {"name": "nothing", "group": GROUP, "kind": "integrations"},
+        "code": 404,
+    }
+
+
+def test_unknown_paths_are_404_statuses(http: Http) -> None:
+    for unknown in ("/apis/nothing.example.com/v1/things", "/api/v1/namespaces/default/nothings", "/nothing"):
+        reply = http.request("GET", unknown)
+        assert reply.status == 404, unknown
+        assert reply.body["kind"] == "Status"
+        assert reply.body["code"] == 404
+
+
+def test_malformed_bodies_are_statuses_without_tracebacks(intg: Integrations, http: Http) -> None:
+    reply = http.request("POST", path(intg.namespace), b"{not json")
+    assert reply.status == 400
+    assert reply.body["kind"] == "Status"
+    assert "Traceback" not in json.dumps(reply.body)
+
+
+# --- core kinds -------------------------------------------------------------------------------------------
+
+
+def test_secret_string_data_is_folded_into_data(core: kubernetes.client.CoreV1Api, namespace: str) -> None:
+    body = {
+        "metadata": {"name": "s"},
+        "data": {"a": base64.b64encode(b"1").decode()},
+        "stringData": {"b": "2"},
+    }
+    core.create_namespaced_secret(namespace, body)
+    secret = core.read_namespaced_secret("s", namespace)
+    assert {k: base64.b64decode(v).decode() for k, v in secret.data.items()} == {"a": "1", "b": "2"}
+    assert secret.string_data is None
+    assert secret.type == "Opaque"
+
+
+def test_events_are_listed_by_involved_object(core: kubernetes.client.CoreV1Api, namespace: str) -> None:
+    for name in ("a", "b"):
+        core.create_namespaced_event(
+            namespace,
+            {
+                "metadata": {"generateName": "ev-"},
+                "involvedObject": {"kind": "Integration", "name": name, "namespace": namespace},
+                "reason": "Seen",
+                "message": f"saw {name}",
+                "type": "Normal",
+            },
+        )
+    events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=b").items
+    assert [e.message for e in events] == ["saw b"]
+
+
+def test_namespaces_are_cluster_scoped_and_active(core: kubernetes.client.CoreV1Api, namespace: str) -> None:
+    ns = core.read_namespace(namespace)
+    assert ns.status.phase == "Active"
+    assert ns.metadata.labels["kubernetes.io/metadata.name"] == namespace
+    assert "default" in [n.metadata.name for n in core.list_namespace().items]
+
+
+# --- devcluster-only: bounds, bookmarks, fault injection --------------------------------------------------
+
+
+@pytest.fixture
+def small_cluster(tmp_path: Path) -> Iterator[tuple[DevCluster, Http]]:
+    if REAL_CLUSTER:
+        pytest.skip("devcluster-only: needs a devcluster with a tiny history and fast bookmarks")
+    with devcluster.serve_in_thread(history_size=3, bookmark_interval=0.2, events_per_namespace=2) as cluster:
+        config = cluster.write_kubeconfig(tmp_path / "kubeconfig")
+        client = kubernetes.config.new_client_from_config(config_file=str(config), persist_config=False)
+        try:
+            yield cluster, Http(client)
+        finally:
+            client.close()
+
+
+@needs_devcluster
+def test_watch_older_than_the_history_is_gone(small_cluster: tuple[DevCluster, Http]) -> None:
+    cluster, http = small_cluster
+    rv = http.request("GET", path("default")).body["metadata"]["resourceVersion"]
+    for name in ("a", "b", "c", "d", "e"):
+        assert http.request("POST", path("default"), integration(name)).status == 201
+    history = cluster.store.history(f"{GROUP}/{VERSION}/integrations")
+    assert len(history) == 3  # the ring buffer keeps the last 3 changes
+    events = http.watch(path("default"), {"resourceVersion": rv, "timeoutSeconds": 5}, count=1)
+    assert len(events) == 1
+    assert events[0]["type"] == "ERROR"
+    assert (events[0]["object"]["code"], events[0]["object"]["reason"]) == (410, "Expired")
+
+
+@needs_devcluster
+def test_watch_sends_bookmarks_when_allowed(small_cluster: tuple[DevCluster, Http]) -> None:
+    _, http = small_cluster
+    rv = http.request("GET", path("default")).body["metadata"]["resourceVersion"]
+    http.request("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "cm"}})
+    query = {"resourceVersion": rv, "timeoutSeconds": 5, "allowWatchBookmarks": "true"}
+    events = http.watch(path("default"), query, count=2)
+    assert {e["type"] for e in events} == {"BOOKMARK"}
+    assert events[-1]["object"]["kind"] == "Integration"
+    assert int(events[-1]["object"]["metadata"]["resourceVersion"]) > int(rv)
+    plain = http.watch(path("default"), {"resourceVersion": rv, "timeoutSeconds": 1})
+    assert plain == []
+
+
+@needs_devcluster
+def test_events_are_bounded_per_namespace(small_cluster: tuple[DevCluster, Http]) -> None:
+    _, http = small_cluster
+    for name in ("e1", "e2", "e3"):
+        event = {
+            "metadata": {"name": name},
+            "involvedObject": {"kind": "Integration", "name": "x"},
+            "reason": "R",
+        }
+        assert http.request("POST", "/api/v1/namespaces/default/events", event).status == 201
+    names = [
+        e["metadata"]["name"] for e in http.request("GET", "/api/v1/namespaces/default/events").body["items"]
+    ]
+    assert names == ["e2", "e3"]
+
+
+@needs_devcluster
+def test_kmock_reactions_inject_faults(devcluster: DevCluster, http: Http) -> None:
+    devcluster["get /api/v1/namespaces/default/configmaps/flaky"] << 503
+    assert http.request("GET", "/api/v1/namespaces/default/configmaps/flaky").status == 503
+    assert http.request("GET", "/api/v1/namespaces/default/configmaps/other").status == 404
+
+
+@needs_devcluster
+def test_kubectl_protobuf_creates_are_understood(devcluster: DevCluster, http: Http) -> None:
+    # what `kubectl create secret generic s --from-literal=a=b` sends
+    body = (
+        b'k8s\x00\n\x0c\n\x02v1\x12\x06Secret\x12\x1e\n\x12\n\x02s1\x12\x00\x1a\x00"\x00*\x002\x008\x00B\x00'
+    )
+    body += b'\x12\x06\n\x01a\x12\x01b\x1a\x00\x1a\x00"\x00'
+    reply = http.request(
+        "POST", "/api/v1/namespaces/default/secrets", body, content_type="application/vnd.kubernetes.protobuf"
+    )
+    assert reply.status == 201, reply.body
+    assert reply.body["data"] == {"a": base64.b64encode(b"b").decode()}
+
+
+@needs_devcluster
+def test_a_created_crd_is_served_and_its_deletion_stops_serving(devcluster: DevCluster, http: Http) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+    created = http.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    assert created.status == 201, created.body
+    assert {c["type"] for c in created.body["status"]["conditions"]} == {"NamesAccepted", "Established"}
+    widgets = "/apis/example.com/v1/namespaces/default/widgets"
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "size": 3}
+    assert http.request("POST", widgets, widget).status == 201
+    assert "widgets" in {r["name"] for r in http.request("GET", "/apis/example.com/v1").body["resources"]}
+    assert (
+        http.request(
+            "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
+        ).status
+        == 200
+    )
+    assert http.request("GET", widgets).status == 404
+
+
+# --- kopf ---------------------------------------------------------------------------------------------------
+
+
+def _connection(kubeconfig: Path) -> kopf.ConnectionInfo:
+    config = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(
+        config_file=str(kubeconfig), client_configuration=config, persist_config=False
+    )
+    token = (config.api_key or {}).get("authorization", "").removeprefix("Bearer ") or None
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        token=token,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+    )
+
+
+async def test_kopf_operator_creates_patches_posts_and_finalizes(
+    kubeconfig: Path, intg: Integrations, core: kubernetes.client.CoreV1Api
+) -> None:
+    registry = kopf.OperatorRegistry()
+    deleted = asyncio.Event()
+    connection = _connection(kubeconfig)
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.persistence.finalizer = "idlcm.io/smoke-test"
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="smoke.idlcm.io")
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="smoke.idlcm.io")
+        settings.posting.level = 0
+        settings.watching.server_timeout = 10
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return connection
+
+    @kopf.on.create(GROUP, VERSION, "integrations", registry=registry)
+    def created(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        patch.status["status"] = "Validating"
+        patch.status["message"] = "seen by kopf"
+        kopf.info(body, reason="Seen", message="the smoke test saw it")
+
+    @kopf.on.delete(GROUP, VERSION, "integrations", registry=registry)
+    def removed(**_: Any) -> None:
+        deleted.set()
+
+    stop = asyncio.Event()
+    operator = asyncio.create_task(
+        kopf.operator(registry=registry, standalone=True, namespaces=[intg.namespace], stop_flag=stop)
+    )
+
+    async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not await asyncio.to_thread(check):
+            assert time.monotonic() < deadline, "kopf did not get there in time"
+            assert not operator.done(), operator
+            await asyncio.sleep(0.1)
+
+    def get() -> dict[str, Any]:
+        return intg.get("crm")
+
+    try:
+        await asyncio.to_thread(intg.create, integration())
+        await until(lambda: get().get("status", {}).get("status") == "Validating")
+        assert "idlcm.io/smoke-test" in get()["metadata"]["finalizers"]
+        await until(
+            lambda: any(
+                e.reason == "Seen"
+                for e in core.list_namespaced_event(
+                    intg.namespace, field_selector="involvedObject.name=crm"
+                ).items
+            )
+        )
+        await asyncio.to_thread(intg.delete, "crm")
+        await asyncio.wait_for(deleted.wait(), timeout=10)
+
+        def gone() -> bool:
+            try:
+                get()
+            except ApiException as e:
+                return e.status == 404
+            return False
+
+        await until(gone)
+    finally:
+        stop.set()
+        await asyncio.wait_for(operator, timeout=10)
