@@ -18,12 +18,12 @@ run:
 	$(IDLCM) run $(if $(KUBECONFIG),,--embedded) $(ARGS)
 
 lint:
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator tests bench manifests/argocd
+	$(BIN)/ruff format --check operator tests bench manifests/argocd
 
 fmt:
-	$(BIN)/ruff check --fix operator tests bench
-	$(BIN)/ruff format operator tests bench
+	$(BIN)/ruff check --fix operator tests bench manifests/argocd
+	$(BIN)/ruff format operator tests bench manifests/argocd
 
 typecheck:
 	$(BIN)/mypy
@@ -35,3 +35,19 @@ test: install lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
+
+# --- Deployment: the operator image and the end-to-end suite on kind (README: "Deploying on a cluster") ---
+IMAGE ?= idlcm:dev
+CONTAINER_TOOL ?= docker
+
+.PHONY: image e2e
+
+image:
+	@command -v $(CONTAINER_TOOL) >/dev/null 2>&1 || { \
+		echo "make image: '$(CONTAINER_TOOL)' not found; install Docker (or CONTAINER_TOOL=podman) to build the image" >&2; \
+		exit 1; }
+	$(CONTAINER_TOOL) build -t $(IMAGE) .
+
+# Skips (exit 0, with a message) where Docker or kind is missing; E2E_REQUIRED=1 makes that an error. Not part of `test`.
+e2e:
+	PYTHON=$(BIN)/python tests/e2e/run.sh
