@@ -5,11 +5,11 @@ The reconcile logic knows only this module (and `errors`): never SCIM, HTTP or a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
-from idlcm.connectors.errors import ConnectorError
+from idlcm.connectors.errors import ConnectorError, NeedsHumanError, RetryableError
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,28 @@ class CheckResult:
     passed: bool
     message: str
     problem_class: str | None = None
+    retryable: bool = False
+    """The check could not complete (no answer, 5xx, 429, timeout) and may pass later: retry, no human."""
+    skipped: bool = False
+    """Not run, since an earlier check failed (`passed` is False then, `problem_class` None)."""
+
+
+def failed_check(name: str, error: ConnectorError, default: str) -> CheckResult:
+    """The failed check for an error: its problem class if a human must act, else why it may pass later.
+
+    `default` names the problem of a permanent refusal that is not a known class.
+    """
+    if isinstance(error, NeedsHumanError):
+        return CheckResult(name, False, error.message, error.problem_class)
+    if isinstance(error, RetryableError):
+        if error.status is None:
+            problem = "Unreachable"
+        else:
+            problem = "Throttled" if error.status == 429 else "AppUnavailable"
+        return CheckResult(name, False, error.message, problem, retryable=True)
+    if error.status is not None and 300 <= error.status < 400:
+        return CheckResult(name, False, error.message, "InvalidURL")  # a redirect: the base URL is wrong
+    return CheckResult(name, False, error.message, default)
 
 
 class Connector(Protocol):
@@ -65,8 +87,14 @@ class Connector(Protocol):
         """What the app supports (read once, then cached)."""
         ...
 
-    async def validate(self) -> list[CheckResult]:
-        """Run the read-only checks; never writes to the app."""
+    async def validate(
+        self, attributes: Collection[str] | None = None, *, discovery: bool = True
+    ) -> list[CheckResult]:
+        """Run the read-only checks; never writes to the app.
+
+        `attributes` (names of `ACCOUNT_ATTRIBUTES`; None: all of them) must exist in the app and be writable;
+        `discovery=False` leaves out the protocol's conformance run (for the quick per-Integration check).
+        """
         ...
 
     def list_accounts(self) -> AsyncIterator[Account]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from scim2_models import Group, Resource
@@ -57,11 +57,13 @@ class ScimConnector:
         """What the app's ServiceProviderConfig says it supports (read once, then cached)."""
         return await self.api.capabilities()
 
-    async def validate(self) -> list[CheckResult]:
+    async def validate(
+        self, attributes: Collection[str] | None = None, *, discovery: bool = True
+    ) -> list[CheckResult]:
         """The read-only checks: connectivity, TLS, authentication, discovery, schema and capabilities."""
         from idlcm.connectors.scim_validate import validate
 
-        return await validate(self.api)
+        return await validate(self.api, attributes, discovery=discovery)
 
     async def list_accounts(self) -> AsyncIterator[Account]:
         """Every account: one paginated listing at the largest page the app allows (groups from one more)."""

@@ -1,30 +1,62 @@
-"""Read-only validation of a SCIM app: connectivity, TLS, authentication, discovery, schema, capabilities."""
+"""Read-only validation of a SCIM app: connectivity, TLS, authentication, discovery, schema, capabilities.
+
+Nothing here writes: scim2-tester runs only its "discovery" checks, through a transport that answers every
+method but GET itself (405) instead of sending it to the app.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx2
-from scim2_models import ListResponse, ResourceType, SearchRequest
+from scim2_models import Attribute, ListResponse, Mutability, ResourceType, Schema, SearchRequest
 
 from idlcm.connectors import scim_mapping as mapping
-from idlcm.connectors.base import CheckResult
-from idlcm.connectors.errors import ConnectorError, NeedsHumanError, NotFoundError, scrub
+from idlcm.connectors.base import ACCOUNT_ATTRIBUTES, CheckResult, failed_check
+from idlcm.connectors.errors import ConnectorError, NeedsHumanError, NotFoundError, RetryableError, scrub
 from idlcm.connectors.scim_errors import network_error
 
 if TYPE_CHECKING:
     from idlcm.connectors.scim_api import ScimApi
 
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
-async def validate(api: ScimApi) -> list[CheckResult]:
-    """Run the checks in order; stop after connectivity or TLS fails, since nothing else can pass then."""
+# Account attribute -> (schema, attribute, sub-attribute) that stores it. externalId is common to every
+# resource (RFC 7643 §3.1), so no schema lists it.
+SCHEMA_PATHS: dict[str, tuple[str, str, str | None]] = {
+    "user_name": (CORE_USER, "userName", None),
+    "display_name": (CORE_USER, "displayName", None),
+    "given_name": (CORE_USER, "name", "givenName"),
+    "family_name": (CORE_USER, "name", "familyName"),
+    "email": (CORE_USER, "emails", "value"),
+    "active": (CORE_USER, "active", None),
+    "title": (CORE_USER, "title", None),
+    "department": (mapping.ENTERPRISE, "department", None),
+    "groups": (CORE_GROUP, "members", None),
+}
+# Set when the account is created and never changed afterwards: `immutable` is enough for these.
+_SET_ONCE = frozenset({"user_name"})
+
+
+async def validate(
+    api: ScimApi, attributes: Collection[str] | None = None, *, discovery: bool = True
+) -> list[CheckResult]:
+    """Run the checks in order; after connectivity, TLS or authentication fails the rest cannot pass."""
     results = await _reach(api)
     if not all(r.passed for r in results):
         return results
-    results.append(await _authentication(api))
-    results.append(await _discovery(api))
-    results.extend(await _schema_and_capabilities(api))
+    authentication = await _authentication(api)
+    results.append(authentication)
+    later = ("discovery", "schema", "capabilities") if discovery else ("schema", "capabilities")
+    if not authentication.passed:
+        return [*results, *(_skipped(name, "authentication failed") for name in later)]
+    if discovery:
+        results.append(await _discovery(api))
+    wanted = ACCOUNT_ATTRIBUTES if attributes is None else frozenset(attributes)
+    results.extend(await _schema_and_capabilities(api, wanted))
     return results
 
 
@@ -40,10 +72,9 @@ async def _reach(api: ScimApi) -> list[CheckResult]:
                 CheckResult("connectivity", True, "the host answers"),
                 CheckResult("tls", False, error.message, "TLSError"),
             ]
-        problem = error.problem_class if isinstance(error, NeedsHumanError) else "Unreachable"
-        return [CheckResult("connectivity", False, error.message, problem)]
+        return [failed_check("connectivity", error, "Unreachable")]
     except ConnectorError as exc:
-        return [CheckResult("connectivity", False, exc.message, _problem(exc, "Unreachable"))]
+        return [failed_check("connectivity", exc, "Unreachable")]
     if not https:
         tls = CheckResult("tls", True, "plain HTTP: traffic is not encrypted (allowed by tls.insecure)")
     elif api.tls.insecure:
@@ -61,8 +92,31 @@ async def _authentication(api: ScimApi) -> CheckResult:
             "authentication", False, f"no SCIM /Users endpoint here: {exc.message}", "NotScimService"
         )
     except ConnectorError as exc:
-        return CheckResult("authentication", False, exc.message, _problem(exc, "Unreachable"))
+        return failed_check("authentication", exc, "InvalidResponse")
     return CheckResult("authentication", True, "the credentials are accepted")
+
+
+class _ReadOnly(httpx2.BaseTransport):
+    """Sends GETs only (answering any other method itself with 405), and notes how the app answered."""
+
+    def __init__(self, inner: httpx2.BaseTransport) -> None:
+        self._inner = inner
+        self.statuses: list[int] = []
+        self.broken: list[httpx2.TransportError] = []
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method != "GET":
+            return httpx2.Response(405, request=request)
+        try:
+            response = self._inner.handle_request(request)
+        except httpx2.TransportError as exc:
+            self.broken.append(exc)
+            raise
+        self.statuses.append(response.status_code)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 async def _discovery(api: ScimApi) -> CheckResult:
@@ -72,12 +126,14 @@ async def _discovery(api: ScimApi) -> CheckResult:
     except ImportError:  # pragma: no cover - a packaging problem
         return CheckResult("discovery", False, "scim2-tester is not installed", "MissingDependency")
 
+    guard = _ReadOnly(httpx2.HTTPTransport(verify=api.verify, retries=0))
+
     def run() -> list[Any]:
-        # Its own sync client (scim2-tester replaces the provider); only the read-only "discovery" checks.
+        # Its own sync client (scim2-tester replaces the provider); only the "discovery" checks run.
         with httpx2.Client(
             base_url=api.base_url,
             auth=api.auth,
-            verify=api.verify,
+            transport=guard,
             timeout=api.timeout,
             follow_redirects=False,
             trust_env=False,
@@ -87,40 +143,65 @@ async def _discovery(api: ScimApi) -> CheckResult:
     try:
         results = await asyncio.to_thread(run)
     except Exception as exc:  # scim2-tester reports problems as results; anything else is a failed check
+        if isinstance(exc, httpx2.HTTPError):
+            error = network_error(exc, "discovery", api.secrets())
+            return failed_check("discovery", error, "DiscoveryFailed")
         return CheckResult(
             "discovery", False, scrub(f"{type(exc).__name__}: {exc}", api.secrets()), "DiscoveryFailed"
         )
-    errors = [r for r in results if r.status == Status.ERROR]
+    # The method checks (POST/PUT/PATCH/DELETE answer 405) were answered by the guard, not the app.
+    results = [r for r in results if not (r.title or "").endswith("_endpoint_methods")]
+    errors = [r for r in results if r.status in (Status.ERROR, Status.CRITICAL)]
     if errors:
+        unavailable = _unavailable_during(guard)
+        if unavailable is not None:
+            return unavailable
         summary = "; ".join(f"{r.title}: {r.reason}" for r in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         return CheckResult("discovery", False, scrub(summary + more, api.secrets()), "DiscoveryFailed")
-    return CheckResult("discovery", True, f"{len(results)} discovery checks passed")
+    ran = sum(r.status != Status.SKIPPED for r in results)
+    return CheckResult("discovery", True, f"{ran} read-only discovery checks passed")
 
 
-async def _schema_and_capabilities(api: ScimApi) -> list[CheckResult]:
+def _unavailable_during(guard: _ReadOnly) -> CheckResult | None:
+    """A retryable failure when the app was down or throttling during discovery (not its conformance)."""
+    if guard.broken:
+        error = network_error(guard.broken[0], "discovery", ())
+        return failed_check("discovery", error, "Unreachable")
+    busy = [s for s in guard.statuses if s in (408, 425, 429) or s >= 500]
+    if busy:
+        error = RetryableError(f"discovery: the app answered HTTP {busy[0]}", status=busy[0])
+        return failed_check("discovery", error, "AppUnavailable")
+    return None
+
+
+async def _schema_and_capabilities(api: ScimApi, wanted: frozenset[str]) -> list[CheckResult]:
     try:
         capabilities = await api.capabilities()
         listing = await api.call("read ResourceTypes", api.client.query(ResourceType))
+        schemas = await _schemas(api)
     except ConnectorError as exc:
-        return [CheckResult("schema", False, exc.message, _problem(exc, "NotScimService"))]
+        schema = failed_check("schema", exc, "NotScimService")
+        return [schema, _skipped("capabilities", "the schema check failed")]
     served = {
         str(rt.endpoint).rstrip("/"): rt
         for rt in ((listing.resources or []) if isinstance(listing, ListResponse) else [])
     }
-    missing = [e for e in ("/Users", "/Groups") if e not in served]
-    if missing:
-        schema = CheckResult(
-            "schema", False, f"the app serves no {' or '.join(missing)}", "SchemaIncompatible"
-        )
+    problems = _missing_endpoints(served, wanted)
+    labels: list[str] = []
+    if schemas is not None:
+        labels, found = _attribute_problems(schemas, wanted)
+        problems.extend(found)
+    if problems:
+        schema = CheckResult("schema", False, "; ".join(problems), "SchemaIncompatible")
     else:
-        extensions = {str(x.schema_) for x in served["/Users"].schema_extensions or []}
-        note = (
-            ""
-            if mapping.ENTERPRISE in extensions
-            else " (no Enterprise User extension: department is not kept)"
+        endpoints = "Users and Groups are served" if "/Groups" in served else "Users are served"
+        detail = (
+            f"; the mapped attributes exist and are writable: {', '.join(labels)}"
+            if schemas is not None
+            else "; the app publishes no /Schemas, so attributes were not checked"
         )
-        schema = CheckResult("schema", True, "Users and Groups are served" + note)
+        schema = CheckResult("schema", True, endpoints + detail)
     flags = ", ".join(
         f"{name} {'yes' if on else 'no'}"
         for name, on in (
@@ -133,5 +214,63 @@ async def _schema_and_capabilities(api: ScimApi) -> list[CheckResult]:
     return [schema, CheckResult("capabilities", True, f"{flags}; page size {capabilities.max_results}")]
 
 
-def _problem(exc: ConnectorError, default: str) -> str:
-    return exc.problem_class if isinstance(exc, NeedsHumanError) else default
+async def _schemas(api: ScimApi) -> dict[str, Schema] | None:
+    """The schemas the app publishes, by URN; None when it has no /Schemas endpoint."""
+    try:
+        listing = await api.call("read Schemas", api.client.query(Schema))
+    except NotFoundError:
+        return None
+    resources = (listing.resources or []) if isinstance(listing, ListResponse) else []
+    return {str(s.id): s for s in resources if isinstance(s, Schema) and s.id}
+
+
+def _missing_endpoints(served: Mapping[str, ResourceType], wanted: Collection[str]) -> list[str]:
+    problems = []
+    if "/Users" not in served:
+        problems.append("the app serves no /Users")
+    if "groups" in wanted and "/Groups" not in served:
+        problems.append("the app serves no /Groups, but the accounts have groups")
+    if "department" in wanted and "/Users" in served:
+        extensions = {str(x.schema_) for x in served["/Users"].schema_extensions or []}
+        if mapping.ENTERPRISE not in extensions:
+            problems.append("the app's Users lack the Enterprise extension, but accounts have a department")
+    return problems
+
+
+def _attribute_problems(
+    schemas: Mapping[str, Schema], wanted: Collection[str]
+) -> tuple[list[str], list[str]]:
+    """(the SCIM names of the attributes checked, what is wrong with them)."""
+    labels: list[str] = []
+    problems: list[str] = []
+    for attribute in sorted(wanted):
+        if attribute not in SCHEMA_PATHS:
+            continue
+        urn, name, sub = SCHEMA_PATHS[attribute]
+        label = f"{name}.{sub}" if sub else name
+        schema = schemas.get(urn)
+        if schema is None:
+            continue  # not published (a missing extension or /Groups is reported above)
+        labels.append(label)
+        parent = _find(schema.attributes, name)
+        found = _find(parent.sub_attributes, sub) if parent is not None and sub else parent
+        if found is None:
+            problems.append(f"{label} does not exist in {schema.name or urn}")
+            continue
+        for part in (parent, found):
+            mutability = part.mutability if part is not None else None
+            if mutability == Mutability.read_only or (
+                mutability == Mutability.immutable and attribute not in _SET_ONCE
+            ):
+                problems.append(f"{label} is {mutability.value}: idlcm cannot write it")
+                break
+    return labels, problems
+
+
+def _find(attributes: Iterable[Attribute] | None, name: str) -> Attribute | None:
+    # SCIM attribute names are case-insensitive (RFC 7643 §2.1).
+    return next((a for a in attributes or () if (a.name or "").lower() == name.lower()), None)
+
+
+def _skipped(name: str, why: str) -> CheckResult:
+    return CheckResult(name, False, f"not run: {why}", skipped=True)

@@ -1,0 +1,150 @@
+"""The connector of each Integration, built from its spec and Secrets, and kept between reconciles.
+
+Kept, so that an OAuth token and the HTTP keep-alive connections outlive one reconcile; rebuilt (the old one
+closed) when the connector spec or a referenced Secret changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import httpx2
+
+from idlcm.api.spec import IntegrationSpec
+from idlcm.connectors.auth import BasicAuth, BearerAuth, Credentials, OAuth2ClientCredentials
+from idlcm.connectors.base import Connector
+from idlcm.connectors.errors import NeedsHumanError, RetryableError
+from idlcm.connectors.ratelimit import RateLimit
+from idlcm.connectors.scim import ScimConnector
+from idlcm.connectors.transport import Tls
+from idlcm.kube import Secret
+
+if TYPE_CHECKING:
+    from idlcm.validation import Target
+
+
+class MissingSecretError(RetryableError):
+    """A referenced Secret or one of its keys is missing; retried, as GitOps tools apply in any order."""
+
+
+class ConnectorPool:
+    """One connector per Integration (namespace/name), reused while its connector spec and Secrets stay."""
+
+    def __init__(self, *, timeout: float = 30.0) -> None:
+        self._timeout = timeout
+        self._entries: dict[tuple[str, str], tuple[str, Connector]] = {}
+        self._retired: list[Connector] = []
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def get(self, target: Target) -> Connector:
+        """The Integration's connector as its spec and Secrets are now; raises `ConnectorError` if none can be
+        built (`MissingSecretError`, or needs-human: InvalidURL, TLSError, InvalidSpec)."""
+        key = (target.namespace, target.name)
+        fingerprint = _fingerprint(target.spec, target.secrets)
+        kept = self._entries.get(key)
+        if kept is not None and kept[0] == fingerprint:
+            return kept[1]
+        connector = build(target.namespace, target.spec, target.secrets, timeout=self._timeout)
+        if kept is not None:
+            self._retire(kept[1])
+        self._entries[key] = (fingerprint, connector)
+        return connector
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop (and close) the connector of an Integration that is gone."""
+        kept = self._entries.pop((namespace, name), None)
+        if kept is not None:
+            self._retire(kept[1])
+
+    async def aclose(self) -> None:
+        """Close every connector (at shutdown)."""
+        connectors = [*self._retired, *(connector for _, connector in self._entries.values())]
+        self._entries.clear()
+        self._retired.clear()
+        await asyncio.gather(*self._closing, *(c.aclose() for c in connectors), return_exceptions=True)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _retire(self, connector: Connector) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): closed by aclose()
+            self._retired.append(connector)
+            return
+        task = loop.create_task(connector.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+def build(
+    namespace: str,
+    spec: IntegrationSpec,
+    secrets: Mapping[str, Secret | None],
+    *,
+    timeout: float = 30.0,
+) -> Connector:
+    """A new connector from the Integration's spec and the Secrets of its namespace (name -> Secret)."""
+    scim = spec.connector.scim
+
+    def value(name: str, key: str) -> str:
+        secret = secrets.get(name)
+        if secret is None:
+            raise MissingSecretError(f"Secret {namespace}/{name} not found")
+        if key not in secret.data:
+            raise MissingSecretError(f"Secret {namespace}/{name} has no key {key!r}")
+        return secret.data[key]
+
+    auth = scim.auth
+    credentials: Credentials
+    if auth.bearer_token:
+        ref = auth.bearer_token.secret_ref
+        credentials = BearerAuth(value(ref.name, ref.key))
+    elif auth.basic:
+        basic = auth.basic.secret_ref
+        credentials = BasicAuth(value(basic.name, basic.username_key), value(basic.name, basic.password_key))
+    elif auth.oauth2_client_credentials:
+        oauth = auth.oauth2_client_credentials
+        ref2 = oauth.secret_ref
+        credentials = OAuth2ClientCredentials(
+            token_url=oauth.token_url,
+            client_id=value(ref2.name, ref2.client_id_key),
+            client_secret=value(ref2.name, ref2.client_secret_key),
+            scopes=tuple(oauth.scopes),
+        )
+    else:
+        raise NeedsHumanError("spec.connector.scim.auth names no method", problem_class="InvalidSpec")
+    ca = scim.tls.ca_secret_ref
+    tls = Tls(insecure=scim.tls.insecure, ca_pem=value(ca.name, ca.key).encode() if ca else None)
+    try:
+        limit = RateLimit(float(scim.rate_limit.requests_per_second), scim.rate_limit.max_concurrency)
+    except ValueError as exc:
+        raise NeedsHumanError(f"spec.connector.scim.rateLimit: {exc}", problem_class="InvalidSpec") from None
+    try:
+        return ScimConnector(scim.base_url, credentials, tls, limit, timeout=timeout)
+    except httpx2.InvalidURL:
+        raise NeedsHumanError(
+            "spec.connector.scim.baseURL is not a valid URL", problem_class="InvalidURL"
+        ) from None
+
+
+def _fingerprint(spec: IntegrationSpec, secrets: Mapping[str, Secret | None]) -> str:
+    """What the connector is built from: the connector spec and the versions of the Secrets it reads."""
+    parts = [spec.connector.model_dump_json()]
+    for name in spec.secret_names():
+        secret = secrets.get(name)
+        parts.append(f"{name}={_version(secret) if secret is not None else '-'}")
+    return "\n".join(parts)
+
+
+def _version(secret: Secret) -> str:
+    # resourceVersion names the content; a digest stands in where there is none (never the values).
+    if secret.resource_version:
+        return secret.resource_version
+    digest = hashlib.sha256()
+    for key, data in sorted(secret.data.items()):
+        digest.update(f"{len(key)}:{key}{len(data)}:{data}".encode())
+    return "sha256:" + digest.hexdigest()
