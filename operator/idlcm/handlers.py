@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 import kubernetes.client
 
+from idlcm.connections import ConnectorPool
+from idlcm.connectors.errors import ConnectorError
 from idlcm.crds import GROUP, VERSION
 from idlcm.kube import Kube
-from idlcm.reconcile import Integration, Reconciler, Requeue, Trigger
-from idlcm.settings import FINALIZER, REVALIDATE_ANNOTATION, Settings
-from idlcm.validation import OfflineValidator, Validator
+from idlcm.reconcile import Integration, Reconciler, Trigger
+from idlcm.settings import FINALIZER, REVALIDATE_ANNOTATION, SYNC_NOW_ANNOTATION, Settings
+from idlcm.validation import Validator
 
 PLURAL = "integrations"
 # kopf hides annotations of its own prefix from change detection: keep it apart from idlcm.io/revalidate.
 KOPF_PREFIX = f"kopf.{GROUP}"
 
+RefKey = tuple[str, str, str]
+"""(kind, namespace, name) of a Secret or ConfigMap that Integrations read."""
 
-def build_registry() -> kopf.OperatorRegistry:
+logger = logging.getLogger(__name__)
+
+
+def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     """A fresh registry with idlcm's handlers (a fresh one per operator, so tests can run several)."""
     registry = kopf.OperatorRegistry()
     resource = (GROUP, VERSION, PLURAL)
@@ -38,67 +46,179 @@ def build_registry() -> kopf.OperatorRegistry:
         )  # our own Events tell the story; kopf's chatter stays in logs
         settings.execution.max_workers = 8
         memo.api_client = kubernetes.client.ApiClient(memo.kube_config)
-        validator: Validator = memo.get("validator") or OfflineValidator()
-        memo.reconciler = Reconciler(Kube(memo.api_client), validator, memo.settings)
+        memo.connectors = ConnectorPool()
+        validator: Validator = memo.validator or _default_validator(memo.connectors)
+        memo.reconciler = Reconciler(Kube(memo.api_client), validator, memo.connectors, memo.settings)
 
     @kopf.on.cleanup(registry=registry)
     async def close(memo: kopf.Memo, **_: Any) -> None:
+        await memo.connectors.aclose()
         memo.api_client.close()  # its keep-alive connections would hold up the API server's shutdown
 
     @kopf.on.login(registry=registry)
     def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
         return connection_info(memo.kube_config)
 
-    @kopf.on.create(*resource, registry=registry, retries=None)
-    async def created(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
-        await _reconcile(memo, body, Trigger.RETRY if retry else Trigger.CREATED)
+    @kopf.on.create(*resource, registry=registry)
+    async def created(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await _reconcile(memo, body, Trigger.CREATED)
 
-    @kopf.on.resume(*resource, registry=registry, retries=None)
-    async def resumed(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
-        await _reconcile(memo, body, Trigger.RETRY if retry else Trigger.RESUMED)
+    @kopf.on.resume(*resource, registry=registry)
+    async def resumed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await _reconcile(memo, body, Trigger.RESUMED)
 
-    @kopf.on.update(*resource, field="spec", registry=registry, retries=None)
-    async def spec_changed(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
-        await _reconcile(memo, body, Trigger.RETRY if retry else Trigger.SPEC_CHANGED)
+    @kopf.on.update(*resource, field="spec", registry=registry)
+    async def spec_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await _reconcile(memo, body, Trigger.SPEC_CHANGED)
 
-    @kopf.on.update(
-        *resource, field=("metadata", "annotations", REVALIDATE_ANNOTATION), registry=registry, retries=None
-    )
-    async def revalidate(body: kopf.Body, new: Any, retry: int, memo: kopf.Memo, **_: Any) -> None:
-        if new is None:
-            return  # the annotation was removed: nothing asked
-        await _reconcile(memo, body, Trigger.RETRY if retry else Trigger.REVALIDATE)
+    @kopf.on.update(*resource, field=("metadata", "annotations", REVALIDATE_ANNOTATION), registry=registry)
+    async def revalidate(body: kopf.Body, new: Any, memo: kopf.Memo, **_: Any) -> None:
+        if new is not None:  # a removed annotation asks for nothing
+            await _reconcile(memo, body, Trigger.REVALIDATE)
+
+    @kopf.on.update(*resource, field=("metadata", "annotations", SYNC_NOW_ANNOTATION), registry=registry)
+    async def sync_now(body: kopf.Body, new: Any, memo: kopf.Memo, **_: Any) -> None:
+        if new is not None:
+            await _reconcile(memo, body, Trigger.SYNC_DUE)
+
+    @kopf.timer(*resource, interval=settings.tick, registry=registry)
+    async def tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await _reconcile(memo, body, Trigger.TICK)
+
+    @kopf.index(*resource, registry=registry)
+    def references(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[RefKey, str]:
+        """(kind, namespace, name) of every Secret and ConfigMap an Integration reads -> the Integration."""
+        keys: dict[RefKey, str] = {}
+        namespace = namespace or ""
+        for secret in _secret_names(spec):
+            keys[("Secret", namespace, secret)] = name
+        for source in spec.get("accountsFrom") or ():
+            ref = (source or {}).get("configMapRef") or {}
+            if ref.get("name"):
+                keys[("ConfigMap", namespace, ref["name"])] = name
+        return keys
+
+    @kopf.on.event("", "v1", "secrets", registry=registry)
+    async def secret_changed(
+        type: str, namespace: str | None, name: str, meta: kopf.Meta, memo: kopf.Memo, **kwargs: Any
+    ) -> None:
+        if not type or not namespace:
+            return  # the initial listing: nothing changed
+        index: kopf.Index[RefKey, str] = kwargs["references"]
+        for integration in index.get(("Secret", namespace, name), ()):
+            await _reconcile_by_name(
+                memo, namespace, integration, Trigger.SECRET_CHANGED, secret=(name, meta)
+            )
+
+    @kopf.on.event("", "v1", "configmaps", registry=registry)
+    async def configmap_changed(
+        type: str, namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
+    ) -> None:
+        if not type or not namespace:
+            return
+        index: kopf.Index[RefKey, str] = kwargs["references"]
+        for integration in index.get(("ConfigMap", namespace, name), ()):
+            await _reconcile_by_name(memo, namespace, integration, Trigger.ACCOUNTS_CHANGED)
 
     @kopf.on.delete(*resource, registry=registry)
-    async def deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        reconciler: Reconciler = memo.reconciler
-        await reconciler.release(_integration(body))
-        kopf.event(body, type="Normal", reason="Released", message="Integration deleted; finalizer released")
+    async def deleted(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
+        await _release(memo, body, retry)
 
     return registry
 
 
-async def _reconcile(memo: kopf.Memo, body: kopf.Body, trigger: Trigger) -> None:
+async def _reconcile(memo: kopf.Memo, body: Mapping[str, Any], trigger: Trigger) -> None:
     reconciler: Reconciler = memo.reconciler
 
     def post(kind: str, reason: str, message: str) -> None:
-        kopf.event(body, type=kind, reason=reason, message=message)
+        kopf.event(body, type=kind, reason=reason, message=message)  # type: ignore[arg-type]
 
-    requeue = await reconciler.reconcile(_integration(body), trigger, post)
-    if isinstance(requeue, Requeue):
-        raise kopf.TemporaryError(requeue.reason, delay=requeue.delay)
+    await reconciler.reconcile(_integration(body), trigger, post)
 
 
-def _integration(body: kopf.Body) -> Integration:
-    meta = body.metadata
-    return Integration(
-        namespace=meta.namespace or "",
-        name=meta.name or "",
-        uid=meta.uid or "",
-        generation=int(meta.get("generation") or 0),
-        spec=dict(body.spec),
-        status=dict(body.status),
+async def _reconcile_by_name(
+    memo: kopf.Memo,
+    namespace: str,
+    name: str,
+    trigger: Trigger,
+    *,
+    secret: tuple[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Run the story for an Integration named by an index (a Secret or ConfigMap it reads has changed)."""
+    kube: Kube = memo.reconciler.kube
+    body = await kube.get_integration(namespace, name)
+    if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    if secret is not None:
+        secret_name, meta = secret
+        seen = ((body.get("status") or {}).get("secretVersions") or {}).get(secret_name)
+        if seen == meta.get("resourceVersion"):
+            return  # the version the last validation used: nothing new
+    await _reconcile(memo, body, trigger)
+
+
+async def _release(memo: kopf.Memo, body: kopf.Body, retry: int) -> None:
+    """Deprovision (per deletionPolicy) and let go; a failing app blocks deletion only for a bounded time."""
+    reconciler: Reconciler = memo.reconciler
+    settings: Settings = memo.settings
+    obj = _integration(body)
+    spec, status = body.spec, body.status
+    ever_validated = bool(
+        status.get("lastSyncTime") or (status.get("validation") or {}).get("result") == "Passed"
     )
+    deprovision = (
+        spec.get("deletionPolicy", "Deprovision") == "Deprovision"
+        and not spec.get("suspend")
+        and not spec.get("dryRun")
+        and ever_validated
+    )
+    try:
+        left = await reconciler.release(obj, deprovision=deprovision)
+    except ConnectorError as e:
+        left = [f"all accounts ({e.message})"]
+    if left and retry + 1 < settings.operation_backoff.max_attempts:
+        delay = min(settings.operation_backoff.cap, settings.operation_backoff.base * (2**retry))
+        raise kopf.TemporaryError(f"deprovisioning failed for {len(left)} accounts; retrying", delay=delay)
+    if left:
+        await reconciler.release(obj, deprovision=False)
+        shown = "; ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+        kopf.event(body, type="Warning", reason="DeprovisionIncomplete", message=f"left behind: {shown}")
+    elif deprovision:
+        kopf.event(
+            body, type="Normal", reason="Deprovisioned", message="accounts deprovisioned; finalizer released"
+        )
+    else:
+        reason = "suspended" if spec.get("suspend") or spec.get("dryRun") else "deletionPolicy/validation"
+        kopf.event(body, type="Normal", reason="Released", message=f"accounts left in place ({reason})")
+    reconciler.forget(obj.uid)
+    memo.connectors.forget(obj.namespace, obj.name)
+
+
+def _secret_names(spec: Mapping[str, Any]) -> list[str]:
+    scim = (spec.get("connector") or {}).get("scim") or {}
+    auth = scim.get("auth") or {}
+    names = [((auth.get(m) or {}).get("secretRef") or {}).get("name") for m in auth]
+    names.append(((scim.get("tls") or {}).get("caSecretRef") or {}).get("name"))
+    return [n for n in names if n]
+
+
+def _integration(body: Mapping[str, Any]) -> Integration:
+    meta = body.get("metadata") or {}
+    return Integration(
+        namespace=meta.get("namespace") or "",
+        name=meta.get("name") or "",
+        uid=meta.get("uid") or "",
+        generation=int(meta.get("generation") or 0),
+        spec=dict(body.get("spec") or {}),
+        status=dict(body.get("status") or {}),
+    )
+
+
+def _default_validator(connectors: ConnectorPool) -> Validator:
+    from idlcm.validation import ConnectorValidator
+
+    validator: Validator = ConnectorValidator(connectors)
+    return validator
 
 
 def connection_info(config: kubernetes.client.Configuration) -> kopf.ConnectionInfo:

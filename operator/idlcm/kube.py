@@ -83,6 +83,20 @@ class Kube:
                 continue  # unreadable keys count as missing; their content is never echoed
         return Secret(name=name, resource_version=obj.metadata.resource_version or "", data=data)
 
+    async def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A ConfigMap's data, or None when it does not exist."""
+        try:
+            obj = await _call(self._core.read_namespaced_config_map, name, namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return dict(obj.data or {})
+
+    async def get_integration(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Integration, or None when it does not exist."""
+        return await self._get(namespace, "integrations", name)
+
     async def _get(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
         try:
             obj: dict[str, Any] = await _call(

@@ -1,24 +1,31 @@
-"""The reconcile story of one Integration: read, ask the state machine, validate, report.
+"""The reconcile story of one Integration: read, ask the state machine, validate, operate, report.
 
-It reads like a Crossplane reconcile: load the spec, find where the Integration stands, run the step that
-state calls for (the app's first validation, then this Integration's own), hand the outcome back to the
-state machine, write status. kopf glue lives in `handlers.py`; this module never imports kopf.
+It reads like a Crossplane reconcile: find where the Integration stands and what is due, run the step that
+state calls for (the app's first validation, this Integration's own validation, then the security operation
+that brings the app to the spec), hand each outcome to the state machine, write status. kopf glue lives in
+`handlers.py`; the app hides behind the connector interface; this module never imports kopf.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import enum
+import logging
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import pydantic
 
-from idlcm import backoff, states
-from idlcm.api.spec import IntegrationSpec
+from idlcm import backoff, operations, states
+from idlcm import plan as planning
+from idlcm.api.spec import IntegrationSpec, parse_duration
+from idlcm.connectors.base import Account, Connector
+from idlcm.connectors.errors import ConnectorError, NeedsHumanError
 from idlcm.crds import GROUP, VERSION
+from idlcm.desired import declared_accounts
 from idlcm.kube import ConflictError, Kube
 from idlcm.reporting import EventPoster, Reporter, now
 from idlcm.settings import Settings
@@ -27,6 +34,7 @@ from idlcm.validation import Check, Report, Target, Validator
 
 Status = states.Status
 Event = states.Event
+logger = logging.getLogger(__name__)
 
 
 class Trigger(enum.StrEnum):
@@ -35,8 +43,22 @@ class Trigger(enum.StrEnum):
     CREATED = "Created"
     RESUMED = "Resumed"
     SPEC_CHANGED = "SpecChanged"
+    SECRET_CHANGED = "SecretChanged"
+    ACCOUNTS_CHANGED = "AccountsChanged"
     REVALIDATE = "Revalidate"
-    RETRY = "Retry"
+    TICK = "Tick"
+    """A periodic look: `_due` turns it into one of the two below, or nothing."""
+    INTERVAL = "ValidationInterval"
+    SYNC_DUE = "SyncDue"
+
+
+class Op(enum.StrEnum):
+    """The security operations, as `status.lastOperation.type` names them."""
+
+    PROVISION = "Provision"
+    UPDATE = "Update"
+    DEPROVISION = "Deprovision"
+    SYNC = "Sync"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,105 +73,122 @@ class Integration:
     status: Mapping[str, Any]
 
 
-@dataclasses.dataclass(frozen=True)
-class Requeue:
-    """Run the story again after `delay` seconds (a retry, or waiting for the app's validation)."""
+class Connectors(Protocol):
+    """Where the story gets the connector of an Integration (built from its spec and Secrets, reused)."""
 
-    delay: float
-    reason: str
+    def get(self, target: Target) -> Connector:
+        """The connector for this Integration as it is now."""
+        ...
 
 
 class Reconciler:
-    """Runs the story for any Integration; holds the long-lived parts (cluster, validator, settings)."""
+    """Runs the story for any Integration; holds the long-lived parts (cluster, connectors, settings)."""
 
-    def __init__(self, kube: Kube, validator: Validator, settings: Settings) -> None:
-        self._kube = kube
+    def __init__(self, kube: Kube, validator: Validator, connectors: Connectors, settings: Settings) -> None:
+        self.kube = kube
         self._validator = validator
+        self._connectors = connectors
         self._settings = settings
         self._rng = random.Random(settings.seed)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._written: dict[
+            str, dict[str, Any]
+        ] = {}  # the status we last wrote, per uid: fresher than kopf's body
 
-    async def reconcile(self, obj: Integration, trigger: Trigger, post_event: EventPoster) -> Requeue | None:
-        """Advance the Integration as far as it can go now; a Requeue says when to come back."""
-        reporter = Reporter(
-            self._kube,
-            namespace=obj.namespace,
-            name=obj.name,
-            generation=obj.generation,
-            status=obj.status,
-            post_event=post_event,
-        )
+    async def reconcile(self, obj: Integration, trigger: Trigger, post_event: EventPoster) -> None:
+        """Advance the Integration as far as it can go now; time-based work waits for a later TICK."""
+        lock = self._locks.setdefault(obj.uid, asyncio.Lock())
+        if trigger == Trigger.TICK and lock.locked():
+            return  # a run is under way; the next tick looks again
+        async with lock:
+            if trigger == Trigger.RESUMED:
+                self._written.pop(obj.uid, None)
+            status = self._written.get(obj.uid) or obj.status
+            if trigger == Trigger.TICK:
+                due = _due(status, obj.spec, now())
+                if due is None:
+                    return
+                trigger = due
+            reporter = Reporter(
+                self.kube,
+                namespace=obj.namespace,
+                name=obj.name,
+                generation=obj.generation,
+                status=status,
+                post_event=post_event,
+            )
+            try:
+                await self._story(obj, trigger, reporter)
+            finally:
+                self._written[obj.uid] = dict(reporter.status)
+
+    def forget(self, uid: str) -> None:
+        """Drop what is kept in memory for an Integration that is gone."""
+        self._locks.pop(uid, None)
+        self._written.pop(uid, None)
+
+    async def _story(self, obj: Integration, trigger: Trigger, reporter: Reporter) -> None:
         app_name = str(obj.spec.get("app", ""))
-        app = await self._kube.get_app(obj.namespace, app_name) if app_name else None
-        app_validated = _app_state(app) == "Validated"
-
+        app_validated = await self._app_validated(obj.namespace, app_name)
         entry = _entry_event(reporter.current, trigger, app_validated=app_validated)
         if entry is not None:
+            extra = _approval(reporter.status) if entry == Event.REVALIDATE_REQUESTED else None
             await reporter.move(
                 entry,
                 reason=entry.value,
                 message=_entry_message(entry, app_name),
                 app_validated=app_validated,
+                extra=extra,
             )
-        if reporter.current not in (Status.UNDER_VALIDATION, Status.VALIDATING):
-            return None  # settled: nothing for the story to do until something changes
 
         try:
             spec = IntegrationSpec.model_validate(obj.spec)
         except pydantic.ValidationError as e:
-            await reporter.move(
-                Event.VALIDATION_NEEDS_REVIEW,
-                reason="InvalidSpec",
-                message=_spec_errors(e),
-                extra={
-                    "validation": _validation_status(
-                        Report((Check("spec", "Failed", _spec_errors(e), "InvalidSpec"),)), 1
-                    )
-                },
-            )
-            return None
+            if reporter.current in (Status.UNDER_VALIDATION, Status.VALIDATING):
+                check = Check("spec", "Failed", _spec_errors(e), "InvalidSpec")
+                await reporter.move(
+                    Event.VALIDATION_NEEDS_REVIEW,
+                    reason="InvalidSpec",
+                    message=_spec_errors(e),
+                    extra={"validation": _validation_status(Report((check,)), 1)},
+                )
+            return
 
         target = await self._target(obj, spec)
+        app_report = None
         if reporter.current == Status.UNDER_VALIDATION:
-            requeue = await self._app_validation(obj, spec, target, reporter)
-            if requeue is not None or not _is_validating(reporter):
-                return requeue
-        return await self._integration_validation(obj, target, reporter)
-
-    async def release(self, obj: Integration) -> None:
-        """The Integration is going away: hand back an app validation it holds, update the app's count."""
-        app_name = str(obj.spec.get("app", ""))
-        app = await self._kube.get_app(obj.namespace, app_name) if app_name else None
-        if app is None:
+            app_report = await self._app_validation(obj, spec, target, reporter)
+        if _in(reporter, Status.VALIDATING):
+            await self._integration_validation(obj, target, reporter, app_report)
+            if not _in(reporter, Status.VALIDATED):
+                return
+            first = Op.PROVISION if not reporter.status.get("lastSyncTime") else Op.UPDATE
+            await self._operate(obj, spec, target, reporter, first)
             return
-        status = app.get("status") or {}
-        if (
-            status.get("state") == "Validating"
-            and (status.get("validatedThrough") or {}).get("uid") == obj.uid
+        if _in(
+            reporter, Status.VALIDATED, Status.UP_TO_DATE, Status.FAILED, Status.RETRYING, Status.IN_PROGRESS
         ):
-            await self._kube.patch_app_status(
-                obj.namespace,
-                app_name,
-                {"state": "Pending", "message": f"validation through {obj.name} abandoned"},
-            )
-        await self._count_integrations(obj.namespace, app_name, leaving=obj.uid)
+            op = _operation_for(trigger, reporter.status)
+            if op is not None:
+                await self._operate(obj, spec, target, reporter, op)
 
     # -- the app's first validation
 
     async def _app_validation(
         self, obj: Integration, spec: IntegrationSpec, target: Target, reporter: Reporter
-    ) -> Requeue | None:
-        """Claim and run the app's first validation, or wait for the Integration that runs it."""
+    ) -> Report | None:
+        """Claim and run the app's first validation, or wait (UnderValidation) for the one running it."""
         claim = await self._claim_app(obj, spec)
-        if isinstance(claim, Requeue):
-            await reporter.write(Status.UNDER_VALIDATION, reason="WaitingForApp", message=claim.reason)
-            return claim
         if claim == "validated":
             await reporter.move(Event.VALIDATION_STARTED, reason="AppValidated", message="app validated")
             return None
         if claim == "review":
-            app = await self._kube.get_app(obj.namespace, spec.app) or {}
+            app = await self.kube.get_app(obj.namespace, spec.app) or {}
             message = (app.get("status") or {}).get("message") or "the app's validation needs review"
             await reporter.move(Event.VALIDATION_NEEDS_REVIEW, reason="AppNeedsReview", message=message)
+            return None
+        if claim != "mine":
+            await reporter.write(Status.UNDER_VALIDATION, reason="WaitingForApp", message=claim)
             return None
 
         await reporter.write(
@@ -159,35 +198,34 @@ class Reconciler:
         )
         started = now()
         report = await self._validator.validate_app(target)
+        outcome_state = {"Passed": "Validated", "Failed": "ValidationFailed", "NeedsReview": "UnderReview"}
         app_status: dict[str, Any] = {
-            "state": {"Passed": "Validated", "Failed": "ValidationFailed", "NeedsReview": "UnderReview"}[
-                report.outcome
-            ],
+            "state": outcome_state[report.outcome],
             "message": report.message,
             "findings": [c.to_dict() for c in report.checks],
             "startedAt": timestamp(started),
         }
         if report.outcome == "Passed":
             app_status["validatedAt"] = timestamp(now())
-        await self._kube.patch_app_status(obj.namespace, spec.app, app_status)
+        await self.kube.patch_app_status(obj.namespace, spec.app, app_status)
         await self._count_integrations(obj.namespace, spec.app)
 
         if report.outcome == "Passed":
             await reporter.move(
                 Event.VALIDATION_STARTED, reason="AppValidated", message=f"app {spec.app} validated"
             )
-            return None
-        return await self._validation_failed(report, reporter, app_level=True)
+            return report
+        await self._validation_failed(report, reporter, app_level=True)
+        return None
 
-    async def _claim_app(self, obj: Integration, spec: IntegrationSpec) -> str | Requeue:
-        """'mine' when this Integration runs the app validation, 'validated'/'review' when done, else wait."""
-        app = await self._kube.get_app(obj.namespace, spec.app)
+    async def _claim_app(self, obj: Integration, spec: IntegrationSpec) -> str:
+        """'mine' when it runs the app validation; 'validated'/'review' when done; else why wait."""
+        app = await self.kube.get_app(obj.namespace, spec.app)
         if app is None:
-            app = await self._kube.create_app(
-                obj.namespace, _new_app(obj.namespace, spec)
-            ) or await self._kube.get_app(obj.namespace, spec.app)
-            if app is None:  # created and deleted at once by someone else: look again soon
-                return Requeue(self._settings.app_validation_poll, f"waiting for the ExternalApp {spec.app}")
+            app = await self.kube.create_app(obj.namespace, _new_app(obj.namespace, spec))
+            app = app or await self.kube.get_app(obj.namespace, spec.app)
+            if app is None:  # created and deleted at once by someone else: look again at the next tick
+                return f"waiting for the ExternalApp {spec.app}"
         status = app.get("status") or {}
         state = status.get("state")
         owner = status.get("validatedThrough") or {}
@@ -195,15 +233,12 @@ class Reconciler:
             return "validated"
         if owner.get("uid") != obj.uid:
             if state == "Validating" and not self._stale(status.get("startedAt")):
-                return Requeue(
-                    self._settings.app_validation_poll,
-                    f"waiting for the first validation of app "
-                    f"{spec.app} (running through {owner.get('name')})",
-                )
+                name = owner.get("name")
+                return f"waiting for the first validation of app {spec.app} (running through {name})"
             if state == "UnderReview":
                 return "review"
         try:
-            await self._kube.patch_app_status(
+            await self.kube.patch_app_status(
                 obj.namespace,
                 spec.app,
                 {
@@ -215,36 +250,42 @@ class Reconciler:
                 resource_version=app["metadata"]["resourceVersion"],
             )
         except ConflictError:
-            return Requeue(self._settings.app_validation_poll, f"another Integration claimed app {spec.app}")
+            return f"another Integration claimed the validation of app {spec.app}"
         return "mine"
 
     def _stale(self, started_at: str | None) -> bool:
-        if not started_at:
-            return True
-        started = datetime.datetime.fromisoformat(started_at.replace("Z", "+00:00"))
-        return (now() - started).total_seconds() > self._settings.app_validation_stale_after
+        started = _parse_time(started_at)
+        return (
+            started is None or (now() - started).total_seconds() > self._settings.app_validation_stale_after
+        )
 
     # -- this Integration's own validation
 
     async def _integration_validation(
-        self, obj: Integration, target: Target, reporter: Reporter
-    ) -> Requeue | None:
+        self, obj: Integration, target: Target, reporter: Reporter, app_report: Report | None = None
+    ) -> None:
+        started = now()
         report = await self._validator.validate_integration(target)
+        if app_report is not None:  # the app's checks ran through this Integration: show them here too
+            own = {c.name for c in report.checks}
+            report = Report((*report.checks, *(c for c in app_report.checks if c.name not in own)))
         if report.outcome != "Passed":
-            return await self._validation_failed(report, reporter, app_level=False)
+            await self._validation_failed(report, reporter, app_level=False)
+            return
         versions = {name: s.resource_version for name, s in target.secrets.items() if s is not None}
         await self._count_integrations(obj.namespace, target.spec.app)
         await reporter.move(
             Event.VALIDATION_PASSED,
             reason=report.reason,
             message=report.message,
-            extra={"validation": _validation_status(report, 1), "retry": None, "secretVersions": versions},
+            extra={
+                "validation": _validation_status(report, 1, started),
+                "retry": None,
+                "secretVersions": versions,
+            },
         )
-        return None
 
-    async def _validation_failed(
-        self, report: Report, reporter: Reporter, *, app_level: bool
-    ) -> Requeue | None:
+    async def _validation_failed(self, report: Report, reporter: Reporter, *, app_level: bool) -> None:
         """A failed validation: UnderReview when a human must act, else ValidationFailed and a retry."""
         scope = "app validation" if app_level else "validation"
         if report.outcome == "NeedsReview":
@@ -254,9 +295,8 @@ class Reconciler:
                 message=f"{scope}: {report.message}",
                 extra={"validation": _validation_status(report, 1), "retry": None},
             )
-            return None
-        previous = reporter.status.get("retry") or {}
-        attempt = int(previous.get("attempt", 0)) + 1 if previous.get("operation") == "Validate" else 1
+            return
+        attempt = _attempt(reporter.status, "Validate")
         retry = backoff.schedule(
             self._settings.validation_backoff, attempt, now(), self._rng, report.message, operation="Validate"
         )
@@ -268,7 +308,7 @@ class Reconciler:
                 message=f"{scope} failed {attempt} times; last: {report.message}",
                 extra={"validation": validation, "retry": None},
             )
-            return None
+            return
         await reporter.move(
             Event.VALIDATION_FAILED,
             reason=report.reason,
@@ -276,23 +316,334 @@ class Reconciler:
             f"next at {timestamp(retry.next_retry_at)})",
             extra={"validation": validation, "retry": retry.to_dict()},
         )
-        return Requeue(retry.backoff_seconds, report.message)
+
+    # -- the security operations
+
+    async def _operate(
+        self, obj: Integration, spec: IntegrationSpec, target: Target, reporter: Reporter, op: Op
+    ) -> None:
+        """List the app's accounts, plan, check the safety limits, carry out the plan, report."""
+        if spec.suspend:
+            await reporter.write(
+                reporter.current or Status.VALIDATED,
+                reason="Suspended",
+                message="suspended (spec.suspend): no writes to the app",
+            )
+            return
+        started = now()
+        running = {"type": op.value, "startTime": timestamp(started), "result": "Running"}
+        if not spec.dry_run:
+            await reporter.move(
+                Event.OPERATION_STARTED,
+                reason=op.value,
+                message=f"{op.value.lower()} running",
+                extra={"lastOperation": running},
+            )
+
+        declared = await declared_accounts(self.kube, obj.namespace, spec)
+        if declared.errors:
+            await self._operation_failed(reporter, op, started, "InvalidAccounts", "; ".join(declared.errors))
+            return
+        if declared.missing:
+            error = ConnectorError("; ".join(declared.missing))
+            await self._operation_retry(reporter, op, started, error, retry_after=None)
+            return
+        owner = planning.Owner(obj.namespace, obj.name, obj.uid)
+        try:
+            desired = planning.desired_accounts(declared.accounts, owner)
+        except planning.DuplicateUserNames as e:
+            await self._operation_failed(reporter, op, started, "InvalidAccounts", str(e))
+            return
+
+        try:
+            connector = self._connectors.get(target)
+            actual = [account async for account in connector.list_accounts()]
+        except NeedsHumanError as e:
+            await self._operation_failed(reporter, op, started, e.problem_class, e.message)
+            return
+        except ConnectorError as e:
+            await self._operation_retry(reporter, op, started, e, retry_after=getattr(e, "retry_after", None))
+            return
+
+        plan = planning.plan(
+            desired,
+            actual,
+            owner=owner,
+            mode=spec.deprovision.mode,
+            adopt_existing=spec.sync.adopt_existing,
+        )
+        if spec.dry_run:
+            await self._dry_run(reporter, plan)
+            return
+        limit = max(spec.deprovision.max_deletions, int(reporter.status.get("approvedDeprovisions") or 0))
+        if plan.deprovision_count > limit:
+            message = (
+                f"the plan would deprovision {plan.deprovision_count} accounts, more than "
+                f"deprovision.maxDeletions={spec.deprovision.max_deletions}; nothing was written. Check "
+                "status.plan, then approve with the idlcm.io/revalidate annotation or change the spec"
+            )
+            await reporter.move(
+                Event.SAFETY_STOP,
+                reason="TooManyDeletions",
+                message=message,
+                extra={"plan": _plan_status(plan), "lastOperation": {**running, "result": "Failed"}},
+            )
+            return
+
+        outcome = await operations.apply(
+            plan, connector, concurrency=spec.connector.scim.rate_limit.max_concurrency
+        )
+        ids = {**planning.owned_ids(actual, owner), **outcome.ids}
+        groups = planning.plan_groups(desired, operations.group_members(actual), ids)
+        if not groups.is_empty:
+            await operations.apply_groups(groups, connector, outcome)
+        await self._operation_done(reporter, op, started, plan, desired, outcome)
+
+    async def _operation_done(
+        self,
+        reporter: Reporter,
+        op: Op,
+        started: datetime.datetime,
+        plan: planning.Plan,
+        desired: list[Account],
+        outcome: operations.Outcome,
+    ) -> None:
+        failed_desired = sum(outcome.failed_by.get(o, 0) for o in ("Create", "Update", "Adopt"))
+        accounts = {
+            "desired": len(desired),
+            "provisioned": len(desired) - failed_desired,
+            "deprovisioned": outcome.counts["deactivated"]
+            + outcome.counts["deleted"]
+            + plan.already_deactivated,
+            "failed": outcome.failed,
+            "summary": f"{len(desired) - failed_desired}/{len(desired)}",
+        }
+        last = {
+            "type": op.value,
+            "startTime": timestamp(started),
+            "endTime": timestamp(now()),
+            "counts": outcome.counts_dict(),
+            "failures": [f.to_dict() for f in outcome.failures],
+        }
+        extra: dict[str, Any] = {"accounts": accounts, "approvedDeprovisions": None, "plan": None}
+        if outcome.needs_human is not None:
+            human = outcome.needs_human
+            await self._operation_failed(
+                reporter, op, started, human.problem_class, human.message, last=last, extra=extra
+            )
+        elif outcome.retryable:
+            error = ConnectorError(f"{outcome.retryable} account operations failed and will be retried")
+            await self._operation_retry(
+                reporter, op, started, error, retry_after=outcome.retry_after, last=last, extra=extra
+            )
+        elif outcome.failed:
+            message = f"{outcome.failed} of the accounts could not be brought to the spec (see lastOperation)"
+            await self._operation_failed(
+                reporter, op, started, "AccountsFailed", message, last=last, extra=extra
+            )
+        else:
+            done = timestamp(now())
+            summary = ", ".join(f"{v} {k}" for k, v in outcome.counts_dict().items() if v and k != "failed")
+            await reporter.move(
+                Event.OPERATION_SUCCEEDED,
+                reason=f"{op.value}Succeeded",
+                message=f"{op.value.lower()} done: {summary or 'nothing to change'}",
+                extra={
+                    **extra,
+                    "lastOperation": {**last, "result": "Succeeded"},
+                    "lastSyncTime": done,
+                    "retry": None,
+                },
+            )
+
+    async def _operation_failed(
+        self,
+        reporter: Reporter,
+        op: Op,
+        started: datetime.datetime,
+        reason: str,
+        message: str,
+        *,
+        last: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        result = "PartiallyFailed" if last and any(last["counts"].get(k) for k in _WRITES) else "Failed"
+        last = last or {"type": op.value, "startTime": timestamp(started), "endTime": timestamp(now())}
+        await self._ensure_in_progress(reporter, op)
+        await reporter.move(
+            Event.OPERATION_FAILED,
+            reason=reason,
+            message=f"{op.value.lower()} failed: {message}",
+            extra={**(extra or {}), "lastOperation": {**last, "result": result}, "retry": None},
+        )
+
+    async def _operation_retry(
+        self,
+        reporter: Reporter,
+        op: Op,
+        started: datetime.datetime,
+        error: ConnectorError,
+        *,
+        retry_after: float | None,
+        last: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        attempt = _attempt(reporter.status, op.value)
+        retry = backoff.schedule(
+            self._settings.operation_backoff, attempt, now(), self._rng, error.message, operation=op.value
+        )
+        if retry is None:
+            message = f"{error.message} (gave up after {attempt} attempts)"
+            await self._operation_failed(
+                reporter, op, started, "RetriesExhausted", message, last=last, extra=extra
+            )
+            return
+        if retry_after is not None and retry_after > retry.backoff_seconds:
+            # The app asked for a longer pause (429/503 Retry-After): honour it.
+            retry = dataclasses.replace(
+                retry,
+                backoff_seconds=retry_after,
+                next_retry_at=now() + datetime.timedelta(seconds=retry_after),
+            )
+        last = last or {"type": op.value, "startTime": timestamp(started), "endTime": timestamp(now())}
+        await self._ensure_in_progress(reporter, op)
+        await reporter.move(
+            Event.OPERATION_RETRY_SCHEDULED,
+            reason="Retrying",
+            message=f"{op.value.lower()}: {error.message} (attempt {attempt}/{retry.max_attempts}, "
+            f"next at {timestamp(retry.next_retry_at)})",
+            extra={**(extra or {}), "lastOperation": {**last, "result": "Failed"}, "retry": retry.to_dict()},
+        )
+
+    async def _ensure_in_progress(self, reporter: Reporter, op: Op) -> None:
+        # A dry run never enters InProgress; its failures still go through it, as the state machine wants.
+        if reporter.current != Status.IN_PROGRESS:
+            await reporter.move(
+                Event.OPERATION_STARTED, reason=op.value, message=f"{op.value.lower()} running"
+            )
+
+    async def _dry_run(self, reporter: Reporter, plan: planning.Plan) -> None:
+        summary = plan.summary()
+        counts = ", ".join(f"{v} {k}" for k, v in summary.items() if v and k in _PLAN_COUNTS)
+        await reporter.write(
+            reporter.current or Status.VALIDATED,
+            reason="DryRun",
+            message=f"dry run: {counts or 'nothing to change'}; nothing was written (see status.plan)",
+            extra={"plan": _plan_status(plan)},
+        )
+
+    # -- deletion
+
+    async def release(self, obj: Integration, *, deprovision: bool) -> list[str]:
+        """The Integration is going away: deprovision its accounts (if asked), hand back an app validation it
+        holds, update the app's count. Returns the accounts left behind after a failure (empty when done)."""
+        left: list[str] = []
+        if deprovision:
+            left = await self._deprovision_all(obj)
+            if left:
+                return left
+        app_name = str(obj.spec.get("app", ""))
+        app = await self.kube.get_app(obj.namespace, app_name) if app_name else None
+        if app is not None:
+            status = app.get("status") or {}
+            if (
+                status.get("state") == "Validating"
+                and (status.get("validatedThrough") or {}).get("uid") == obj.uid
+            ):
+                await self.kube.patch_app_status(
+                    obj.namespace,
+                    app_name,
+                    {"state": "Pending", "message": f"validation through {obj.name} abandoned"},
+                )
+            await self._count_integrations(obj.namespace, app_name, leaving=obj.uid)
+        return left
+
+    async def _deprovision_all(self, obj: Integration) -> list[str]:
+        spec = IntegrationSpec.model_validate(obj.spec)
+        target = await self._target(obj, spec)
+        connector = self._connectors.get(target)
+        owner = planning.Owner(obj.namespace, obj.name, obj.uid)
+        actual = [account async for account in connector.list_accounts()]
+        plan = planning.plan([], actual, owner=owner, mode=spec.deprovision.mode, adopt_existing=False)
+        outcome = await operations.apply(
+            plan, connector, concurrency=spec.connector.scim.rate_limit.max_concurrency
+        )
+        return [f"{f.user_name} ({f.message})" for f in outcome.failures] if outcome.failed else []
 
     # -- helpers
 
+    async def _app_validated(self, namespace: str, app: str) -> bool:
+        found = await self.kube.get_app(namespace, app) if app else None
+        return ((found or {}).get("status") or {}).get("state") == "Validated"
+
     async def _target(self, obj: Integration, spec: IntegrationSpec) -> Target:
-        secrets = {name: await self._kube.read_secret(obj.namespace, name) for name in spec.secret_names()}
+        secrets = {name: await self.kube.read_secret(obj.namespace, name) for name in spec.secret_names()}
         return Target(namespace=obj.namespace, name=obj.name, spec=spec, secrets=secrets)
 
     async def _count_integrations(self, namespace: str, app: str, *, leaving: str | None = None) -> None:
         names = sorted(
             i["metadata"]["name"]
-            for i in await self._kube.list_integrations(namespace)
+            for i in await self.kube.list_integrations(namespace)
             if (i.get("spec") or {}).get("app") == app and i["metadata"].get("uid") != leaving
         )
-        await self._kube.patch_app_status(
+        await self.kube.patch_app_status(
             namespace, app, {"integrations": len(names), "integrationNames": names[:100]}
         )
+
+
+_WRITES = ("created", "updated", "adopted", "deactivated", "deleted")
+_PLAN_COUNTS = ("creates", "updates", "adoptions", "deactivations", "deletions", "conflicts")
+
+
+def _due(status: Mapping[str, Any], spec: Mapping[str, Any], moment: datetime.datetime) -> Trigger | None:
+    """What a periodic look finds to do, from the timestamps in status (so it survives restarts)."""
+    value = status.get("status")
+    retry_at = _parse_time((status.get("retry") or {}).get("nextRetryAt"))
+    if value == Status.UNDER_VALIDATION:
+        return Trigger.RESUMED  # waiting for the app's validation: look at the app again
+    if value in (Status.VALIDATION_FAILED, Status.RETRYING):
+        return Trigger.RESUMED if retry_at is None or retry_at <= moment else None
+    if value not in (Status.VALIDATED, Status.UP_TO_DATE, Status.FAILED):
+        return None  # running (under the lock), stopped for review, or new
+    validation_end = _parse_time((status.get("validation") or {}).get("endTime"))
+    interval = _interval((spec.get("validation") or {}).get("interval"), 24 * 3600)
+    if validation_end is not None and validation_end + interval <= moment:
+        return Trigger.INTERVAL
+    # The last full look at the app: a sync, an operation, a dry-run plan or, before any, the validation.
+    last = next(
+        (
+            t
+            for t in (
+                _parse_time(status.get("lastSyncTime")),
+                _parse_time((status.get("lastOperation") or {}).get("endTime")),
+                _parse_time((status.get("plan") or {}).get("generatedAt")),
+                validation_end,
+            )
+            if t is not None
+        ),
+        None,
+    )
+    sync = _interval((spec.get("sync") or {}).get("interval"), 600)
+    if last is None or last + sync <= moment:
+        return Trigger.SYNC_DUE
+    return None
+
+
+def _operation_for(trigger: Trigger, status: Mapping[str, Any]) -> Op | None:
+    """The operation a trigger starts in a settled state (None: nothing to do)."""
+    current = status.get("status")
+    if trigger == Trigger.SYNC_DUE:
+        return Op.SYNC if status.get("lastSyncTime") else Op.PROVISION
+    if trigger == Trigger.ACCOUNTS_CHANGED:
+        return Op.UPDATE if status.get("lastSyncTime") else Op.PROVISION
+    if trigger in (Trigger.RESUMED, Trigger.CREATED) and current in (Status.RETRYING, Status.IN_PROGRESS):
+        retried = (status.get("retry") or {}).get("operation") or (status.get("lastOperation") or {}).get(
+            "type"
+        )
+        return Op(retried) if retried in {o.value for o in Op} else Op.SYNC
+    if trigger in (Trigger.RESUMED, Trigger.CREATED) and current == Status.VALIDATED:
+        return Op.UPDATE if status.get("lastSyncTime") else Op.PROVISION
+    return None
 
 
 def _entry_event(current: Status | None, trigger: Trigger, *, app_validated: bool) -> Event | None:
@@ -301,9 +652,13 @@ def _entry_event(current: Status | None, trigger: Trigger, *, app_validated: boo
         return Event.DISCOVERED
     if trigger == Trigger.SPEC_CHANGED:
         return Event.SPEC_CHANGED
+    if trigger == Trigger.SECRET_CHANGED:
+        return Event.SECRET_CHANGED
     if trigger == Trigger.REVALIDATE:
         return Event.REVALIDATE_REQUESTED
-    if current == Status.VALIDATION_FAILED:
+    if trigger == Trigger.INTERVAL:
+        return Event.INTERVAL_ELAPSED if app_validated else Event.APP_VALIDATION_REQUIRED
+    if current == Status.VALIDATION_FAILED and trigger in (Trigger.RESUMED, Trigger.CREATED):
         return Event.VALIDATION_STARTED if app_validated else Event.APP_VALIDATION_REQUIRED
     return None
 
@@ -312,19 +667,47 @@ def _entry_message(event: Event, app: str) -> str:
     return {
         Event.DISCOVERED: f"new Integration of app {app}",
         Event.SPEC_CHANGED: "spec changed: validating again",
+        Event.SECRET_CHANGED: "a referenced Secret changed: validating again",
         Event.REVALIDATE_REQUESTED: "re-validation requested",
+        Event.INTERVAL_ELAPSED: "periodic re-validation",
         Event.VALIDATION_STARTED: "validating again",
         Event.APP_VALIDATION_REQUIRED: f"app {app} has not passed validation yet",
     }.get(event, event.value)
 
 
-def _is_validating(reporter: Reporter) -> bool:
-    # A function, so that type narrowing of `reporter.current` does not survive the awaits above.
-    return reporter.current == Status.VALIDATING
+def _approval(status: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A re-validation requested while stopped for too many deletions approves that many, once."""
+    if status.get("status") != Status.UNDER_REVIEW or status.get("reason") != "TooManyDeletions":
+        return None
+    plan = status.get("plan") or {}
+    return {"approvedDeprovisions": int(plan.get("deactivations", 0)) + int(plan.get("deletions", 0))}
 
 
-def _app_state(app: Mapping[str, Any] | None) -> str | None:
-    return ((app or {}).get("status") or {}).get("state")
+def _attempt(status: Mapping[str, Any], operation: str) -> int:
+    """The number of this attempt: one more than the failed attempts of the same operation so far."""
+    retry = status.get("retry") or {}
+    return int(retry.get("attempt", 0)) + 1 if retry.get("operation") == operation else 1
+
+
+def _in(reporter: Reporter, *wanted: Status) -> bool:
+    # A function, so that type narrowing of `reporter.current` does not survive the awaits in between.
+    return reporter.current in wanted
+
+
+def _parse_time(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _interval(value: Any, default: float) -> datetime.timedelta:
+    try:
+        return datetime.timedelta(seconds=parse_duration(value) if isinstance(value, str) else default)
+    except ValueError:
+        return datetime.timedelta(seconds=default)
 
 
 def _new_app(namespace: str, spec: IntegrationSpec) -> dict[str, Any]:
@@ -340,13 +723,29 @@ def _new_app(namespace: str, spec: IntegrationSpec) -> dict[str, Any]:
     }
 
 
-def _validation_status(report: Report, attempt: int) -> dict[str, Any]:
+def _plan_status(plan: planning.Plan) -> dict[str, Any]:
+    summary = plan.summary()
+    items = plan.items(limit=100)
     return {
+        "generatedAt": timestamp(now()),
+        **{key: summary[key] for key in ("creates", "updates", "adoptions", "deactivations", "deletions")},
+        "truncated": plan.action_count > len(items),
+        "items": items,
+    }
+
+
+def _validation_status(
+    report: Report, attempt: int, started: datetime.datetime | None = None
+) -> dict[str, Any]:
+    out = {
         "endTime": timestamp(now()),
         "result": report.outcome,
         "attempt": attempt,
         "checks": [c.to_dict() for c in report.checks],
     }
+    if started is not None:
+        out["startTime"] = timestamp(started)
+    return out
 
 
 def _spec_errors(error: pydantic.ValidationError) -> str:

@@ -90,6 +90,17 @@ class Reporter:
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         """Write the state with its conditions, without a transition (e.g. progress in the same state)."""
+        if (
+            not extra
+            and (self._status.get("status"), self._status.get("reason"), self._status.get("message"))
+            == (
+                status.value,
+                reason,
+                message,
+            )
+            and self._status.get("observedGeneration") == self._generation
+        ):
+            return  # nothing new to say: spare the API server a write
         merged = {**self._status, **(extra or {})}
         conditions = states.conditions_for(
             status,

@@ -51,9 +51,10 @@ async def run(
     ready_flag: asyncio.Event | threading.Event | None = None,
 ) -> None:
     """Run until stopped: all namespaces unless `namespaces` names some."""
+    settings = settings or Settings.from_env()
     await kopf.operator(
-        registry=build_registry(),
-        memo=memo_for(config, settings or Settings.from_env(), validator),
+        registry=build_registry(settings),
+        memo=memo_for(config, settings, validator),
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=liveness,

@@ -11,6 +11,7 @@ from idlcm.backoff import BackoffPolicy
 GROUP = "idlcm.io"
 FINALIZER = f"{GROUP}/finalizer"
 REVALIDATE_ANNOTATION = f"{GROUP}/revalidate"
+SYNC_NOW_ANNOTATION = f"{GROUP}/sync-now"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,11 +28,11 @@ class Settings:
     )
     """Retries of a security operation that failed with a retryable error before Failed."""
 
-    app_validation_poll: float = 2.0
-    """Seconds between looks at the app's first validation while an Integration waits in UnderValidation."""
-
     app_validation_stale_after: float = 300.0
     """A claim on an app validation older than this (its owner gone or crashed) is taken over."""
+
+    tick: float = 5.0
+    """Seconds between periodic looks at each Integration: due retries, syncs and re-validations."""
 
     seed: int | None = None
     """Seed of the backoff jitter; None draws from the system (tests set it for determinism)."""
@@ -54,9 +55,9 @@ class Settings:
         return cls(
             validation_backoff=policy("IDLCM_VALIDATION_BACKOFF", defaults.validation_backoff),
             operation_backoff=policy("IDLCM_OPERATION_BACKOFF", defaults.operation_backoff),
-            app_validation_poll=float(env.get("IDLCM_APP_VALIDATION_POLL", defaults.app_validation_poll)),
             app_validation_stale_after=float(
                 env.get("IDLCM_APP_VALIDATION_STALE_AFTER", defaults.app_validation_stale_after)
             ),
+            tick=float(env.get("IDLCM_TICK", defaults.tick)),
             seed=int(seed) if seed else None,
         )

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from scimapp import ScimApp
+
 IDLCM = [sys.executable, "-m", "idlcm.cli"]
 
 INTEGRATION = """
 apiVersion: v1
 kind: Secret
 metadata: {name: acme-token}
-stringData: {token: not-a-real-token}
+stringData: {token: TOKEN}
 ---
 apiVersion: idlcm.io/v1alpha1
 kind: Integration
@@ -28,8 +30,9 @@ spec:
   app: acme-crm
   connector:
     scim:
-      baseURL: https://crm.example.com/scim/v2
+      baseURL: BASE_URL
       auth: {bearerToken: {secretRef: {name: acme-token}}}
+      tls: {insecure: true}
   accounts:
     - {userName: alice@example.com}
 """
@@ -58,11 +61,13 @@ def test_run_without_a_cluster_says_so_and_points_at_the_embedded_api(tmp_path: 
 
 @pytest.mark.kubectl
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-def test_run_embedded_validates_an_applied_integration_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+def test_run_embedded_provisions_an_applied_integration_and_stops_cleanly_on_sigint(
+    tmp_path: Path, scim_app: ScimApp
+) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     proc = subprocess.Popen(
         [*IDLCM, "run", "--embedded", "--embedded-kubeconfig", str(kubeconfig), "--liveness", "off"],
-        env={**_env_without_cluster(tmp_path), "IDLCM_APP_VALIDATION_POLL": "0.2"},
+        env={**_env_without_cluster(tmp_path), "IDLCM_TICK": "0.2"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -75,11 +80,13 @@ def test_run_embedded_validates_an_applied_integration_and_stops_cleanly_on_sigi
             time.sleep(0.1)
         kubectl = ["kubectl", "--kubeconfig", str(kubeconfig), "--request-timeout=10s"]
         manifest = tmp_path / "integration.yaml"
-        manifest.write_text(INTEGRATION)
+        manifest.write_text(
+            INTEGRATION.replace("TOKEN", scim_app.token).replace("BASE_URL", scim_app.base_url)
+        )
         subprocess.run([*kubectl, "apply", "-f", str(manifest)], check=True, capture_output=True, timeout=30)
 
         status = ""
-        while status != "Validated":
+        while status != "UpToDate":
             assert time.monotonic() < deadline + 30, f"stuck at {status!r}"
             out = subprocess.run(
                 [*kubectl, "get", "integration", "crm-sales", "-o", "json"],
@@ -99,4 +106,5 @@ def test_run_embedded_validates_an_applied_integration_and_stops_cleanly_on_sigi
             raise
     assert proc.returncode == 0, output
     assert "Traceback" not in output
-    assert "not-a-real-token" not in output
+    assert scim_app.token not in output
+    assert [u.user_name for u in scim_app.users()] == ["alice@example.com"]

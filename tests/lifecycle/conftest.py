@@ -18,12 +18,13 @@ from idlcm import runner
 from idlcm.backoff import BackoffPolicy
 from idlcm.crds import GROUP, VERSION
 from idlcm.settings import Settings
+from idlcm.validation import Validator
 
 # Fast retries so that the failure paths finish within a test; the logic is the production one.
 FAST = Settings(
     validation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=3),
     operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=3),
-    app_validation_poll=0.2,
+    tick=0.2,
     seed=7,
 )
 
@@ -143,14 +144,15 @@ OperatorFactory = Callable[..., Awaitable[None]]
 
 @pytest.fixture
 async def operator(embedded: kubernetes.client.Configuration) -> AsyncIterator[OperatorFactory]:
-    """Start the operator with the given settings, in its own thread and event loop as in a real deployment
-    (kopf takes every task of its loop for its own); stopped at teardown."""
+    """Start the operator with the given settings (and validator; None: the default one), in its own
+    thread and event loop as in a real deployment (kopf takes every task of its loop for its own); stopped
+    at teardown."""
     stop = threading.Event()
     threads: list[threading.Thread] = []
 
-    async def start(settings: Settings = FAST) -> None:
+    async def start(settings: Settings = FAST, validator: Validator | None = None) -> None:
         ready = threading.Event()
-        coro = runner.run(embedded, settings=settings, stop_flag=stop, ready_flag=ready)
+        coro = runner.run(embedded, settings=settings, validator=validator, stop_flag=stop, ready_flag=ready)
         thread = threading.Thread(target=asyncio.run, args=(coro,), name="operator", daemon=True)
         thread.start()
         threads.append(thread)

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from idlcm.backoff import BackoffPolicy
 from idlcm.settings import Settings
-from lifecycle.conftest import FAST, Cluster, OperatorFactory, scim_spec
+from lifecycle.conftest import FAST, Cluster, OperatorFactory
+from scimapp import ScimApp
 
-TOKEN = "s3cr3t-canary-token-4242"
+
+def scim_spec(app: ScimApp, name: str = "acme-crm", **extra: Any) -> dict[str, Any]:
+    """An Integration of the loopback SCIM app (its token in the Secret acme-token)."""
+    return {
+        "app": name,
+        "connector": {
+            "scim": {
+                "baseURL": app.base_url,
+                "auth": {"bearerToken": {"secretRef": {"name": "acme-token"}}},
+                "tls": {"insecure": True},
+            }
+        },
+        **extra,
+    }
 
 
 async def statuses_from_events(cluster: Cluster, name: str, until: str, timeout: float = 10.0) -> list[str]:
@@ -24,18 +39,20 @@ async def statuses_from_events(cluster: Cluster, name: str, until: str, timeout:
 
 
 async def test_first_integration_of_an_app_goes_under_validation_then_validated(
-    cluster: Cluster, operator: OperatorFactory
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     await operator()
-    await cluster.create_secret("acme-token", {"token": TOKEN})
-    await cluster.create_integration("crm-sales", scim_spec())
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await cluster.create_integration("crm-sales", scim_spec(scim_app))
 
-    obj = await cluster.wait_status("crm-sales", "Validated")
+    obj = await cluster.wait_status("crm-sales", "UpToDate")
 
-    assert await statuses_from_events(cluster, "crm-sales", "Validated") == [
+    assert await statuses_from_events(cluster, "crm-sales", "UpToDate") == [
         "UnderValidation",
         "Validating",
         "Validated",
+        "InProgress",
+        "UpToDate",
     ]
     status = obj["status"]
     assert status["observedGeneration"] == obj["metadata"]["generation"] == 1
@@ -45,10 +62,11 @@ async def test_first_integration_of_an_app_goes_under_validation_then_validated(
     assert conditions["Reconciling"]["status"] == "False"
     assert conditions["Stalled"]["status"] == "False"
     assert all(c["observedGeneration"] == 1 for c in status["conditions"])
-    assert {c["name"]: c["result"] for c in status["validation"]["checks"]} == {
-        "spec": "Passed",
-        "credentials": "Passed",
-    }
+    checks = {c["name"]: c["result"] for c in status["validation"]["checks"]}
+    # The app's first validation ran through this Integration: its checks show here too.
+    assert checks.pop("canary") == "Skipped"  # only with validation.canary: true
+    assert set(checks.values()) == {"Passed"}
+    assert {"spec", "credentials", "connectivity", "tls", "authentication", "discovery"} <= set(checks)
     assert "idlcm.io/finalizer" in obj["metadata"]["finalizers"]
 
     app = await cluster.get("externalapps", "acme-crm")
@@ -56,21 +74,26 @@ async def test_first_integration_of_an_app_goes_under_validation_then_validated(
     assert app["status"]["state"] == "Validated"
     assert app["status"]["validatedThrough"]["name"] == "crm-sales"
     assert app["status"]["integrations"] == 1
-    assert TOKEN not in str(obj) + str(app) + str(await cluster.events_for("crm-sales"))
+    assert scim_app.token not in str(obj) + str(app) + str(await cluster.events_for("crm-sales"))
 
 
 async def test_second_integration_of_validated_app_skips_under_validation(
-    cluster: Cluster, operator: OperatorFactory
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     await operator()
-    await cluster.create_secret("acme-token", {"token": TOKEN})
-    await cluster.create_integration("crm-sales", scim_spec())
-    await cluster.wait_status("crm-sales", "Validated")
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await cluster.create_integration("crm-sales", scim_spec(scim_app))
+    await cluster.wait_status("crm-sales", "UpToDate")
 
-    await cluster.create_integration("crm-ops", scim_spec())
-    await cluster.wait_status("crm-ops", "Validated")
+    await cluster.create_integration("crm-ops", scim_spec(scim_app))
+    await cluster.wait_status("crm-ops", "UpToDate")
 
-    assert await statuses_from_events(cluster, "crm-ops", "Validated") == ["Validating", "Validated"]
+    assert await statuses_from_events(cluster, "crm-ops", "UpToDate") == [
+        "Validating",
+        "Validated",
+        "InProgress",
+        "UpToDate",
+    ]
     app = await cluster.wait_for(
         "externalapps", "acme-crm", lambda a: (a or {})["status"].get("integrations") == 2
     )
@@ -79,40 +102,41 @@ async def test_second_integration_of_validated_app_skips_under_validation(
 
 
 async def test_integrations_created_together_share_one_app_validation(
-    cluster: Cluster, operator: OperatorFactory
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
-    await cluster.create_secret("acme-token", {"token": TOKEN})
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
     names = [f"crm-{i}" for i in range(4)]
     for name in names:
-        await cluster.create_integration(name, scim_spec())
+        await cluster.create_integration(name, scim_spec(scim_app))
     await operator()
 
     for name in names:
-        await cluster.wait_status(name, "Validated")
+        await cluster.wait_status(name, "UpToDate")
     app = await cluster.get("externalapps", "acme-crm")
     assert app is not None
     owner = app["status"]["validatedThrough"]["name"]
     assert owner in names
     assert app["status"]["integrations"] == 4
-    assert await statuses_from_events(cluster, owner, "Validated") == [
+    assert (await statuses_from_events(cluster, owner, "UpToDate"))[:3] == [
         "UnderValidation",
         "Validating",
         "Validated",
     ]
     for name in names:
         # The others waited in UnderValidation, or started after the app was validated and skipped it.
-        assert (await statuses_from_events(cluster, name, "Validated"))[-2:] == ["Validating", "Validated"]
+        seen = await statuses_from_events(cluster, name, "UpToDate")
+        assert seen[-4:] == ["Validating", "Validated", "InProgress", "UpToDate"]
 
 
 async def test_missing_secret_fails_validation_then_retries_until_it_appears(
-    cluster: Cluster, operator: OperatorFactory
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     slow_retries = Settings(
         validation_backoff=BackoffPolicy(base=1.0, factor=1.0, cap=1.0, max_attempts=20),
-        app_validation_poll=0.2,
+        tick=0.2,
     )
     await operator(slow_retries)
-    await cluster.create_integration("crm-sales", scim_spec())
+    await cluster.create_integration("crm-sales", scim_spec(scim_app))
 
     failed = await cluster.wait_status("crm-sales", "ValidationFailed")
     status = failed["status"]
@@ -124,16 +148,16 @@ async def test_missing_secret_fails_validation_then_retries_until_it_appears(
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
     assert conditions == {"Ready": "False", "Validated": "False", "Reconciling": "True", "Stalled": "False"}
 
-    await cluster.create_secret("acme-token", {"token": TOKEN})
-    obj = await cluster.wait_status("crm-sales", "Validated")
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    obj = await cluster.wait_status("crm-sales", "UpToDate")
     assert "retry" not in obj["status"]
 
 
 async def test_repeated_validation_failure_stops_for_review_until_revalidate(
-    cluster: Cluster, operator: OperatorFactory
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     await operator(FAST)
-    await cluster.create_integration("crm-sales", scim_spec())
+    await cluster.create_integration("crm-sales", scim_spec(scim_app))
 
     review = await cluster.wait_status("crm-sales", "UnderReview")
     assert review["status"]["reason"] == "ValidationRetriesExhausted"
@@ -141,40 +165,41 @@ async def test_repeated_validation_failure_stops_for_review_until_revalidate(
     assert conditions["Stalled"] == "True"
     assert conditions["Reconciling"] == "False"
 
-    await cluster.create_secret("acme-token", {"token": TOKEN})
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
     await asyncio.sleep(1.0)  # a Secret alone is not a way out of UnderReview
     assert (await cluster.get("integrations", "crm-sales") or {})["status"]["status"] == "UnderReview"
 
     await cluster.patch_integration("crm-sales", {"metadata": {"annotations": {"idlcm.io/revalidate": "1"}}})
-    await cluster.wait_status("crm-sales", "Validated")
+    await cluster.wait_status("crm-sales", "UpToDate")
 
 
 async def test_spec_the_schema_accepts_but_the_operator_cannot_use_goes_under_review(
-    cluster: Cluster, operator: OperatorFactory
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     await operator()
-    await cluster.create_secret("acme-token", {"token": TOKEN})
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
     accounts = [{"userName": "Alice@example.com"}, {"userName": "alice@example.com"}]
-    await cluster.create_integration("crm-sales", scim_spec(accounts=accounts))
+    await cluster.create_integration("crm-sales", scim_spec(scim_app, accounts=accounts))
 
     review = await cluster.wait_status("crm-sales", "UnderReview")
     assert review["status"]["reason"] == "InvalidSpec"
     assert "duplicate userName" in review["status"]["message"]
 
     await cluster.patch_integration("crm-sales", {"spec": {"accounts": [{"userName": "alice@example.com"}]}})
-    obj = await cluster.wait_status("crm-sales", "Validated")
+    obj = await cluster.wait_status("crm-sales", "UpToDate")
     assert obj["status"]["observedGeneration"] == 2
+    assert [u.user_name for u in scim_app.users()] == ["alice@example.com"]
 
 
 async def test_deleting_an_integration_releases_its_finalizer_and_updates_the_app(
-    cluster: Cluster, operator: OperatorFactory
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     await operator()
-    await cluster.create_secret("acme-token", {"token": TOKEN})
-    await cluster.create_integration("crm-sales", scim_spec())
-    await cluster.create_integration("crm-ops", scim_spec())
-    await cluster.wait_status("crm-sales", "Validated")
-    await cluster.wait_status("crm-ops", "Validated")
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await cluster.create_integration("crm-sales", scim_spec(scim_app))
+    await cluster.create_integration("crm-ops", scim_spec(scim_app))
+    await cluster.wait_status("crm-sales", "UpToDate")
+    await cluster.wait_status("crm-ops", "UpToDate")
 
     await cluster.delete_integration("crm-sales")
 

@@ -1,0 +1,303 @@
+"""The four security operations end to end: a real kopf operator, the embedded API, a real SCIM app."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from idlcm.backoff import BackoffPolicy
+from idlcm.connectors import Account, BearerAuth, ScimConnector, Tls
+from idlcm.settings import Settings
+from lifecycle.conftest import FAST, Cluster, OperatorFactory
+from scimapp import ScimApp
+
+# Syncs every second and ticks fast, so drift repair and retries happen within a test.
+QUICK = Settings(
+    validation_backoff=FAST.validation_backoff,
+    operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=4),
+    tick=0.2,
+    seed=7,
+)
+
+
+def spec_for(app: ScimApp, *accounts: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An Integration of the loopback SCIM app with these accounts."""
+    return {
+        "app": "acme-crm",
+        "connector": {
+            "scim": {
+                "baseURL": app.base_url,
+                "auth": {"bearerToken": {"secretRef": {"name": "acme-token"}}},
+                "tls": {"insecure": True},
+                "rateLimit": {"requestsPerSecond": 1000, "maxConcurrency": 8},
+            }
+        },
+        "accounts": list(accounts),
+        **extra,
+    }
+
+
+def people(*names: str, **fields: Any) -> list[dict[str, Any]]:
+    return [{"userName": f"{n}@example.com", "displayName": n.title(), **fields} for n in names]
+
+
+def in_app(app: ScimApp) -> dict[str, dict[str, Any]]:
+    """userName -> the user as the app stores it (camelCase JSON)."""
+    return {u.user_name: u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in app.users()}
+
+
+async def start(
+    cluster: Cluster, operator: OperatorFactory, app: ScimApp, settings: Settings = QUICK
+) -> None:
+    await cluster.create_secret("acme-token", {"token": app.token})
+    await operator(settings)
+
+
+async def test_provisioning_creates_exactly_the_declared_accounts(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice", "bob", title="Engineer")))
+
+    obj = await cluster.wait_status("crm", "UpToDate")
+
+    users = in_app(scim_app)
+    assert set(users) == {"alice@example.com", "bob@example.com"}
+    assert users["alice@example.com"]["displayName"] == "Alice"
+    assert users["alice@example.com"]["title"] == "Engineer"
+    assert users["alice@example.com"]["externalId"].startswith(f"idlcm:{cluster.namespace}/crm:")
+    status = obj["status"]
+    assert status["accounts"]["summary"] == "2/2"
+    assert status["lastOperation"]["type"] == "Provision"
+    assert status["lastOperation"]["result"] == "Succeeded"
+    assert status["lastOperation"]["counts"]["created"] == 2
+    assert status["lastSyncTime"]
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+
+
+async def test_changing_an_attribute_patches_only_that_attribute(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice", "bob")))
+    await cluster.wait_status("crm", "UpToDate")
+    writes_before = len(scim_app.requests.writes)
+
+    changed = [{"userName": "alice@example.com", "displayName": "Alice L."}, *people("bob")]
+    await cluster.patch_integration("crm", {"spec": {"accounts": changed}})
+    obj = await cluster.wait_for(
+        "integrations",
+        "crm",
+        lambda o: (
+            (o or {}).get("status", {}).get("observedGeneration") == 2 and o["status"]["status"] == "UpToDate"
+        ),  # type: ignore[index]
+    )
+
+    assert in_app(scim_app)["alice@example.com"]["displayName"] == "Alice L."
+    assert obj is not None
+    assert obj["status"]["lastOperation"]["type"] == "Update"
+    assert obj["status"]["lastOperation"]["counts"]["updated"] == 1
+    writes = scim_app.requests.writes[writes_before:]
+    assert [w.method for w in writes] == ["PATCH"]
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("Deactivate", "inactive"), ("Delete", "gone")])
+async def test_removing_an_account_deprovisions_it_per_mode(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp, mode: str, expected: str
+) -> None:
+    await start(cluster, operator, scim_app)
+    spec = spec_for(scim_app, *people("alice", "bob"), deprovision={"mode": mode})
+    await cluster.create_integration("crm", spec)
+    await cluster.wait_status("crm", "UpToDate")
+
+    await cluster.patch_integration("crm", {"spec": {"accounts": people("alice")}})
+    await cluster.wait_for(
+        "integrations",
+        "crm",
+        lambda o: (o or {})["status"].get("observedGeneration") == 2 and o["status"]["status"] == "UpToDate",  # type: ignore[index]
+    )
+
+    users = in_app(scim_app)
+    if expected == "gone":
+        assert set(users) == {"alice@example.com"}
+    else:
+        assert users["bob@example.com"]["active"] is False
+        assert users["alice@example.com"]["active"] is True
+
+
+async def test_sync_repairs_drift_made_in_the_app(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice"), sync={"interval": "1s"}))
+    await cluster.wait_status("crm", "UpToDate")
+
+    # An admin changes the account in the app, out of band.
+    connector = ScimConnector(scim_app.base_url, BearerAuth(scim_app.token), Tls(insecure=True))
+    alice = await connector.find_account(user_name="alice@example.com")
+    assert alice is not None
+    await connector.update(alice, {"display_name": "Tampered", "active": False})
+    await connector.aclose()
+    assert in_app(scim_app)["alice@example.com"]["displayName"] == "Tampered"
+
+    async def repaired() -> bool:
+        while in_app(scim_app)["alice@example.com"].get("displayName") != "Alice":
+            await asyncio.sleep(0.1)
+        return True
+
+    assert await asyncio.wait_for(repaired(), timeout=10)
+    assert in_app(scim_app)["alice@example.com"]["active"] is True
+    obj = await cluster.get("integrations", "crm")
+    assert obj is not None
+    assert obj["status"]["lastOperation"]["type"] == "Sync"
+
+
+async def test_unowned_account_is_reported_not_touched_unless_adoption_is_asked(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    connector = ScimConnector(scim_app.base_url, BearerAuth(scim_app.token), Tls(insecure=True))
+    await connector.create(Account(user_name="alice@example.com", display_name="Made by hand"))
+    await connector.aclose()
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice", "bob")))
+
+    failed = await cluster.wait_status("crm", "Failed")
+    failures = failed["status"]["lastOperation"]["failures"]
+    assert [f["userName"] for f in failures] == ["alice@example.com"]
+    assert "adoptExisting" in failures[0]["message"]
+    assert failed["status"]["accounts"]["summary"] == "1/2"
+    assert in_app(scim_app)["alice@example.com"]["displayName"] == "Made by hand"
+    assert "externalId" not in in_app(scim_app)["alice@example.com"]
+
+    await cluster.patch_integration("crm", {"spec": {"sync": {"adoptExisting": True}}})
+    await cluster.wait_for(
+        "integrations",
+        "crm",
+        lambda o: (o or {})["status"].get("observedGeneration") == 2 and o["status"]["status"] == "UpToDate",  # type: ignore[index]
+    )
+    alice = in_app(scim_app)["alice@example.com"]
+    assert alice["displayName"] == "Alice"
+    assert alice["externalId"].startswith(f"idlcm:{cluster.namespace}/crm:")
+
+
+async def test_dry_run_publishes_the_plan_and_writes_nothing(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice", "bob"), dryRun=True))
+
+    obj = await cluster.wait_for(
+        "integrations", "crm", lambda o: (o or {}).get("status", {}).get("reason") == "DryRun"
+    )
+    assert obj is not None
+    plan = obj["status"]["plan"]
+    assert plan["creates"] == 2
+    assert {i["userName"] for i in plan["items"]} == {"alice@example.com", "bob@example.com"}
+    assert obj["status"]["status"] == "Validated"
+    assert scim_app.users() == []
+    assert [w for w in scim_app.requests.writes if w.path.startswith("/Users")] == []
+
+
+async def test_suspend_stops_all_writes(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice"), suspend=True))
+
+    obj = await cluster.wait_for(
+        "integrations", "crm", lambda o: (o or {}).get("status", {}).get("reason") == "Suspended"
+    )
+    assert obj is not None
+    assert "suspend" in obj["status"]["message"]
+    assert scim_app.users() == []
+
+
+async def test_mass_deprovision_stops_for_review_until_approved(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    spec = spec_for(scim_app, *people("a", "b", "c", "d"), deprovision={"maxDeletions": 2})
+    await cluster.create_integration("crm", spec)
+    await cluster.wait_status("crm", "UpToDate")
+    writes_before = len(scim_app.requests.writes)
+
+    await cluster.patch_integration("crm", {"spec": {"accounts": people("a")}})
+    review = await cluster.wait_status("crm", "UnderReview")
+
+    assert review["status"]["reason"] == "TooManyDeletions"
+    assert review["status"]["plan"]["deactivations"] == 3
+    assert len(scim_app.requests.writes) == writes_before  # nothing written
+    assert all(u["active"] for u in in_app(scim_app).values())
+
+    await cluster.patch_integration("crm", {"metadata": {"annotations": {"idlcm.io/revalidate": "approve"}}})
+    await cluster.wait_status("crm", "UpToDate")
+    users = in_app(scim_app)
+    assert [n for n, u in sorted(users.items()) if u["active"]] == ["a@example.com"]
+
+
+async def test_retryable_failure_goes_retrying_then_up_to_date(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    scim_app.configure(bulk=False)
+    await start(cluster, operator, scim_app)
+    scim_app.faults.arm(503, retry_after=1, times=2, path_prefix="/Users", methods={"POST"})
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice")))
+
+    retrying = await cluster.wait_status("crm", "Retrying")
+    retry = retrying["status"]["retry"]
+    assert retry["attempt"] == 1
+    assert retry["operation"] == "Provision"
+    assert retry["backoffSeconds"] >= 1  # the app's Retry-After wins over a shorter backoff
+    assert retry["nextRetryAt"]
+    assert "503" in retry["lastError"] or "retried" in retry["lastError"]
+
+    obj = await cluster.wait_status("crm", "UpToDate", timeout=20)
+    assert "retry" not in obj["status"]
+    assert set(in_app(scim_app)) == {"alice@example.com"}
+
+
+async def test_permanent_failure_is_failed_with_the_account_named(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    scim_app.configure(bulk=False)
+    await start(cluster, operator, scim_app)
+    scim_app.faults.arm(400, times=None, path_prefix="/Users", methods={"POST"}, detail="userName rejected")
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice")))
+
+    failed = await cluster.wait_status("crm", "Failed")
+    failure = failed["status"]["lastOperation"]["failures"][0]
+    assert failure["userName"] == "alice@example.com"
+    assert failure["operation"] == "Create"
+    assert failure["httpStatus"] == 400
+    conditions = {c["type"]: c["status"] for c in failed["status"]["conditions"]}
+    assert conditions["Stalled"] == "True"
+
+
+async def test_deleting_the_integration_deprovisions_its_accounts(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration(
+        "crm", spec_for(scim_app, *people("alice", "bob"), deprovision={"mode": "Delete"})
+    )
+    await cluster.wait_status("crm", "UpToDate")
+
+    await cluster.delete_integration("crm")
+    await cluster.wait_for("integrations", "crm", lambda o: o is None)
+
+    assert scim_app.users() == []
+
+
+async def test_orphan_policy_leaves_accounts_on_delete(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice"), deletionPolicy="Orphan"))
+    await cluster.wait_status("crm", "UpToDate")
+
+    await cluster.delete_integration("crm")
+    await cluster.wait_for("integrations", "crm", lambda o: o is None)
+
+    assert in_app(scim_app)["alice@example.com"]["active"] is True

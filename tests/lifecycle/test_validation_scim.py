@@ -1,0 +1,153 @@
+"""The validation process end to end: a real kopf operator, the embedded API, a real SCIM app."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from typing import Any
+
+from idlcm.backoff import BackoffPolicy
+from idlcm.settings import Settings
+from lifecycle.conftest import Cluster, OperatorFactory
+from scimapp import ScimApp
+
+# Ticks and retries within a test (the operator's own validator: the default one).
+QUICK = Settings(
+    validation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=0.4, max_attempts=3),
+    operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=0.4, max_attempts=3),
+    tick=0.2,
+    seed=7,
+)
+PATIENT = Settings(
+    validation_backoff=BackoffPolicy(base=0.2, factor=1.0, cap=0.2, max_attempts=50),
+    tick=0.2,
+    seed=7,
+)
+APP_CHECKS = ["credentials", "connectivity", "tls", "authentication", "discovery", "schema", "capabilities"]
+QUICK_CHECKS = ["spec", "credentials", "connectivity", "tls", "authentication", "schema", "capabilities"]
+
+
+def spec_for(app: ScimApp, **extra: Any) -> dict[str, Any]:
+    """An Integration of the loopback app; suspended, so that it rests in Validated (no operation runs)."""
+    return {
+        "app": "acme-crm",
+        "connector": {
+            "scim": {
+                "baseURL": app.base_url,
+                "auth": {"bearerToken": {"secretRef": {"name": "acme-token"}}},
+                "tls": {"insecure": True},
+                "rateLimit": {"requestsPerSecond": 1000, "maxConcurrency": 8},
+            }
+        },
+        "suspend": True,
+        **extra,
+    }
+
+
+async def states(cluster: Cluster, name: str, until: str, timeout: float = 10.0) -> list[str]:
+    """The states the operator announced in Events for this Integration, up to `until`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = await cluster.events_for(name)
+        seen = [e.message.split(":", 1)[0] for e in events if e.message and ":" in e.message]
+        if until in seen or time.monotonic() > deadline:
+            return seen
+        await asyncio.sleep(0.05)
+
+
+def checks(obj: dict[str, Any]) -> dict[str, str]:
+    return {c["name"]: c["result"] for c in obj["status"]["validation"]["checks"]}
+
+
+async def test_the_first_integration_validates_the_app_then_itself(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await operator(QUICK)
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
+
+    sales = await cluster.wait_status("crm-sales", "Validated")
+
+    assert (await states(cluster, "crm-sales", "Validated"))[:3] == [
+        "UnderValidation",
+        "Validating",
+        "Validated",
+    ]
+    # The app's checks ran through crm-sales, so they show on it beside its own quick ones.
+    assert checks(sales) == {**{name: "Passed" for name in [*QUICK_CHECKS, "discovery"]}, "canary": "Skipped"}
+    app = await cluster.get("externalapps", "acme-crm")
+    assert app is not None
+    findings = {f["name"]: f["result"] for f in app["status"]["findings"]}
+    assert findings == {**{name: "Passed" for name in APP_CHECKS}, "canary": "Skipped"}
+    assert app["status"]["state"] == "Validated"
+    assert scim_app.requests.writes == []
+
+    scim_app.requests.clear()
+    await cluster.create_integration("crm-ops", spec_for(scim_app))
+    ops = await cluster.wait_status("crm-ops", "Validated")
+
+    assert (await states(cluster, "crm-ops", "Validated"))[:2] == ["Validating", "Validated"]
+    assert checks(ops) == {name: "Passed" for name in QUICK_CHECKS}
+    assert not scim_app.requests.select("GET", "/v2/ResourceTypes/")  # no discovery run the second time
+
+
+async def test_a_refused_token_is_retried_once_then_reviewed_until_fixed(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await cluster.create_secret("acme-token", {"token": "wrong-token-123"})
+    await operator(QUICK)
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
+
+    review = await cluster.wait_status("crm-sales", "UnderReview")
+
+    seen = await states(cluster, "crm-sales", "UnderReview")
+    assert seen == ["UnderValidation", "ValidationFailed", "UnderValidation", "UnderReview"]
+    status = review["status"]
+    assert status["reason"] == "InvalidCredentials"
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Stalled"] == "True"
+    assert checks(review)["authentication"] == "Failed"
+    app = await cluster.get("externalapps", "acme-crm")
+    assert app is not None
+    assert app["status"]["state"] == "UnderReview"
+    refused = next(f for f in app["status"]["findings"] if f["name"] == "authentication")
+    assert refused["problemClass"] == "InvalidCredentials"
+    assert "wrong-token-123" not in str(review) + str(app) + str(await cluster.events_for("crm-sales"))
+
+    token = base64.b64encode(scim_app.token.encode()).decode()
+    await cluster.call(
+        cluster.core.patch_namespaced_secret, "acme-token", cluster.namespace, {"data": {"token": token}}
+    )
+    await cluster.patch_integration("crm-sales", {"metadata": {"annotations": {"idlcm.io/revalidate": "1"}}})
+
+    fixed = await cluster.wait_status("crm-sales", "Validated")
+    assert checks(fixed)["authentication"] == "Passed"
+    app = await cluster.get("externalapps", "acme-crm")
+    assert app is not None
+    assert app["status"]["state"] == "Validated"
+
+
+async def test_an_unavailable_app_is_retried_until_it_answers(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    scim_app.faults.arm(503, times=None)
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await operator(PATIENT)
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
+
+    failed = await cluster.wait_status("crm-sales", "ValidationFailed")
+
+    status = failed["status"]
+    assert status["reason"] == "AppUnavailable"
+    assert status["retry"]["operation"] == "Validate"
+    assert status["retry"]["attempt"] >= 1
+    assert "503" in status["retry"]["lastError"]
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Reconciling"] == "True"
+
+    scim_app.faults.clear()
+
+    validated = await cluster.wait_status("crm-sales", "Validated")
+    assert "retry" not in validated["status"]
+    app = await cluster.get("externalapps", "acme-crm")
+    assert app is not None
+    assert app["status"]["state"] == "Validated"
