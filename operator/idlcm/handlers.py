@@ -48,7 +48,8 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         memo.api_client = kubernetes.client.ApiClient(memo.kube_config)
         memo.connectors = ConnectorPool()
         validator: Validator = memo.validator or _default_validator(memo.connectors)
-        memo.reconciler = Reconciler(Kube(memo.api_client), validator, memo.connectors, memo.settings)
+        kube = Kube(memo.api_client, field_validation=memo.settings.field_validation)
+        memo.reconciler = Reconciler(kube, validator, memo.connectors, memo.settings)
 
     @kopf.on.cleanup(registry=registry)
     async def close(memo: kopf.Memo, **_: Any) -> None:

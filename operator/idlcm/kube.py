@@ -24,7 +24,8 @@ class ConflictError(Exception):
 class Kube:
     """Reads and writes of Integrations, ExternalApps and Secrets in one cluster."""
 
-    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+    def __init__(self, api_client: kubernetes.client.ApiClient, *, field_validation: str = "Warn") -> None:
+        self._field_validation = field_validation
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
 
@@ -128,6 +129,7 @@ class Kube:
                 plural,
                 name,
                 body,
+                field_validation=self._field_validation,
             )
         except ApiException as e:
             if e.status == 409:
@@ -136,9 +138,9 @@ class Kube:
         return obj
 
 
-async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run one blocking client call in a worker thread (the client's return types are too loose to use)."""
-    return await asyncio.to_thread(fn, *args)
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 class Secret:

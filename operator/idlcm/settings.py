@@ -31,6 +31,10 @@ class Settings:
     app_validation_stale_after: float = 300.0
     """A claim on an app validation older than this (its owner gone or crashed) is taken over."""
 
+    field_validation: str = "Warn"
+    """How the API server treats undeclared status fields: Warn drops them with a warning, Strict refuses
+    the write (tests use Strict, so that a field missing from the CRD fails loudly)."""
+
     tick: float = 5.0
     """Seconds between periodic looks at each Integration: due retries, syncs and re-validations."""
 
@@ -58,6 +62,7 @@ class Settings:
             app_validation_stale_after=float(
                 env.get("IDLCM_APP_VALIDATION_STALE_AFTER", defaults.app_validation_stale_after)
             ),
+            field_validation=env.get("IDLCM_FIELD_VALIDATION", defaults.field_validation),
             tick=float(env.get("IDLCM_TICK", defaults.tick)),
             seed=int(seed) if seed else None,
         )

@@ -67,7 +67,7 @@ def test_run_embedded_provisions_an_applied_integration_and_stops_cleanly_on_sig
     kubeconfig = tmp_path / "kubeconfig"
     proc = subprocess.Popen(
         [*IDLCM, "run", "--embedded", "--embedded-kubeconfig", str(kubeconfig), "--liveness", "off"],
-        env={**_env_without_cluster(tmp_path), "IDLCM_TICK": "0.2"},
+        env={**_env_without_cluster(tmp_path), "IDLCM_TICK": "0.2", "IDLCM_FIELD_VALIDATION": "Strict"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

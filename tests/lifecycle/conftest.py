@@ -25,6 +25,7 @@ FAST = Settings(
     validation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=3),
     operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=3),
     tick=0.2,
+    field_validation="Strict",
     seed=7,
 )
 
@@ -47,6 +48,10 @@ class Cluster:
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         }
         await self.call(self.core.create_namespaced_secret, self.namespace, body)
+
+    async def update_secret(self, name: str, data: Mapping[str, str]) -> None:
+        body = {"data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+        await self.call(self.core.patch_namespaced_secret, name, self.namespace, body)
 
     async def create_integration(self, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         body = {

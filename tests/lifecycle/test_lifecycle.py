@@ -134,6 +134,7 @@ async def test_missing_secret_fails_validation_then_retries_until_it_appears(
     slow_retries = Settings(
         validation_backoff=BackoffPolicy(base=1.0, factor=1.0, cap=1.0, max_attempts=20),
         tick=0.2,
+        field_validation="Strict",
     )
     await operator(slow_retries)
     await cluster.create_integration("crm-sales", scim_spec(scim_app))

@@ -18,6 +18,7 @@ QUICK = Settings(
     validation_backoff=FAST.validation_backoff,
     operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=4),
     tick=0.2,
+    field_validation="Strict",
     seed=7,
 )
 
@@ -197,7 +198,7 @@ async def test_dry_run_publishes_the_plan_and_writes_nothing(
     assert {i["userName"] for i in plan["items"]} == {"alice@example.com", "bob@example.com"}
     assert obj["status"]["status"] == "Validated"
     assert scim_app.users() == []
-    assert [w for w in scim_app.requests.writes if w.path.startswith("/Users")] == []
+    assert [w for w in scim_app.requests.writes if "/Users" in w.path] == []
 
 
 async def test_suspend_stops_all_writes(
@@ -301,3 +302,61 @@ async def test_orphan_policy_leaves_accounts_on_delete(
     await cluster.wait_for("integrations", "crm", lambda o: o is None)
 
     assert in_app(scim_app)["alice@example.com"]["active"] is True
+
+
+async def test_token_rotation_through_the_secret_revalidates_and_carries_on(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice")))
+    await cluster.wait_status("crm", "UpToDate")
+
+    scim_app.token = "rotated-token-" + scim_app.token[-8:]  # the app now accepts only the new token
+    await cluster.update_secret("acme-token", {"token": scim_app.token})
+    await cluster.patch_integration("crm", {"spec": {"accounts": people("alice", "bob")}})
+
+    await cluster.wait_for(
+        "integrations",
+        "crm",
+        lambda o: (
+            (o or {})["status"].get("status") == "UpToDate"
+            and (o or {})["status"]["accounts"]["desired"] == 2
+        ),
+    )
+    assert set(in_app(scim_app)) == {"alice@example.com", "bob@example.com"}
+    reasons = {e.reason for e in await cluster.events_for("crm")}
+    assert "SecretChanged" in reasons or "SpecChanged" in reasons
+
+
+async def test_a_create_whose_answer_was_lost_is_not_duplicated(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    scim_app.configure(bulk=False)
+    await start(cluster, operator, scim_app)
+    # The app creates the account, then the connection drops before the answer arrives.
+    scim_app.faults.arm(None, drop=True, passthrough=True, times=1, path_prefix="/Users", methods={"POST"})
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice")))
+
+    await cluster.wait_status("crm", "UpToDate", timeout=20)
+
+    assert [u.user_name for u in scim_app.users()] == ["alice@example.com"]
+    posts = [r for r in scim_app.requests.select("POST") if r.path.endswith("/Users")]
+    assert len(posts) == 1  # the retry found the account by its externalId instead of creating it again
+
+
+async def test_a_failing_app_does_not_block_deletion_forever(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration(
+        "crm", spec_for(scim_app, *people("alice"), deprovision={"mode": "Delete"})
+    )
+    await cluster.wait_status("crm", "UpToDate")
+    scim_app.faults.arm(503, times=None, path_prefix="/Users", methods={"DELETE", "PATCH", "PUT"})
+
+    await cluster.delete_integration("crm")
+    await cluster.wait_for("integrations", "crm", lambda o: o is None, timeout=30)
+
+    warnings = [e for e in await cluster.events_for("crm") if e.type == "Warning"]
+    assert any(e.reason == "DeprovisionIncomplete" and "alice@example.com" in e.message for e in warnings)
+    assert set(in_app(scim_app)) == {"alice@example.com"}  # left behind, and said so

@@ -17,11 +17,13 @@ QUICK = Settings(
     validation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=0.4, max_attempts=3),
     operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=0.4, max_attempts=3),
     tick=0.2,
+    field_validation="Strict",
     seed=7,
 )
 PATIENT = Settings(
     validation_backoff=BackoffPolicy(base=0.2, factor=1.0, cap=0.2, max_attempts=50),
     tick=0.2,
+    field_validation="Strict",
     seed=7,
 )
 APP_CHECKS = ["credentials", "connectivity", "tls", "authentication", "discovery", "schema", "capabilities"]
