@@ -13,7 +13,8 @@ from idlcm.connections import ConnectorPool
 from idlcm.connectors.errors import ConnectorError
 from idlcm.crds import GROUP, VERSION
 from idlcm.kube import Kube
-from idlcm.reconcile import Integration, Reconciler, Trigger
+from idlcm.reconcile import Integration, Reconciler
+from idlcm.schedule import Trigger
 from idlcm.settings import FINALIZER, REVALIDATE_ANNOTATION, SYNC_NOW_ANNOTATION, Settings
 from idlcm.validation import Validator
 
@@ -86,7 +87,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     async def tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await _reconcile(memo, body, Trigger.TICK)
 
-    @kopf.index(*resource, registry=registry)
+    @kopf.index(*resource, id="references", registry=registry)
     def references(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[RefKey, str]:
         """(kind, namespace, name) of every Secret and ConfigMap an Integration reads -> the Integration."""
         keys: dict[RefKey, str] = {}

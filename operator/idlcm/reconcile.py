@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import enum
 import logging
 import random
 from collections.abc import Mapping
@@ -21,13 +20,14 @@ import pydantic
 
 from idlcm import backoff, operations, states
 from idlcm import plan as planning
-from idlcm.api.spec import IntegrationSpec, parse_duration
+from idlcm.api.spec import IntegrationSpec
 from idlcm.connectors.base import Account, Connector
 from idlcm.connectors.errors import ConnectorError, NeedsHumanError
 from idlcm.crds import GROUP, VERSION
 from idlcm.desired import declared_accounts
 from idlcm.kube import ConflictError, Kube
 from idlcm.reporting import EventPoster, Reporter, now
+from idlcm.schedule import Op, Trigger, due, operation_for, parse_time
 from idlcm.settings import Settings
 from idlcm.states import rfc3339 as timestamp
 from idlcm.validation import Check, Report, Target, Validator
@@ -35,30 +35,6 @@ from idlcm.validation import Check, Report, Target, Validator
 Status = states.Status
 Event = states.Event
 logger = logging.getLogger(__name__)
-
-
-class Trigger(enum.StrEnum):
-    """Why the story runs now."""
-
-    CREATED = "Created"
-    RESUMED = "Resumed"
-    SPEC_CHANGED = "SpecChanged"
-    SECRET_CHANGED = "SecretChanged"
-    ACCOUNTS_CHANGED = "AccountsChanged"
-    REVALIDATE = "Revalidate"
-    TICK = "Tick"
-    """A periodic look: `_due` turns it into one of the two below, or nothing."""
-    INTERVAL = "ValidationInterval"
-    SYNC_DUE = "SyncDue"
-
-
-class Op(enum.StrEnum):
-    """The security operations, as `status.lastOperation.type` names them."""
-
-    PROVISION = "Provision"
-    UPDATE = "Update"
-    DEPROVISION = "Deprovision"
-    SYNC = "Sync"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,10 +81,10 @@ class Reconciler:
                 self._written.pop(obj.uid, None)
             status = self._written.get(obj.uid) or obj.status
             if trigger == Trigger.TICK:
-                due = _due(status, obj.spec, now())
-                if due is None:
+                found = due(status, obj.spec, now())
+                if found is None:
                     return
-                trigger = due
+                trigger = found
             reporter = Reporter(
                 self.kube,
                 namespace=obj.namespace,
@@ -168,7 +144,7 @@ class Reconciler:
         if _in(
             reporter, Status.VALIDATED, Status.UP_TO_DATE, Status.FAILED, Status.RETRYING, Status.IN_PROGRESS
         ):
-            op = _operation_for(trigger, reporter.status)
+            op = operation_for(trigger, reporter.status)
             if op is not None:
                 await self._operate(obj, spec, target, reporter, op)
 
@@ -254,7 +230,7 @@ class Reconciler:
         return "mine"
 
     def _stale(self, started_at: str | None) -> bool:
-        started = _parse_time(started_at)
+        started = parse_time(started_at)
         return (
             started is None or (now() - started).total_seconds() > self._settings.app_validation_stale_after
         )
@@ -595,57 +571,6 @@ _WRITES = ("created", "updated", "adopted", "deactivated", "deleted")
 _PLAN_COUNTS = ("creates", "updates", "adoptions", "deactivations", "deletions", "conflicts")
 
 
-def _due(status: Mapping[str, Any], spec: Mapping[str, Any], moment: datetime.datetime) -> Trigger | None:
-    """What a periodic look finds to do, from the timestamps in status (so it survives restarts)."""
-    value = status.get("status")
-    retry_at = _parse_time((status.get("retry") or {}).get("nextRetryAt"))
-    if value == Status.UNDER_VALIDATION:
-        return Trigger.RESUMED  # waiting for the app's validation: look at the app again
-    if value in (Status.VALIDATION_FAILED, Status.RETRYING):
-        return Trigger.RESUMED if retry_at is None or retry_at <= moment else None
-    if value not in (Status.VALIDATED, Status.UP_TO_DATE, Status.FAILED):
-        return None  # running (under the lock), stopped for review, or new
-    validation_end = _parse_time((status.get("validation") or {}).get("endTime"))
-    interval = _interval((spec.get("validation") or {}).get("interval"), 24 * 3600)
-    if validation_end is not None and validation_end + interval <= moment:
-        return Trigger.INTERVAL
-    # The last full look at the app: a sync, an operation, a dry-run plan or, before any, the validation.
-    last = next(
-        (
-            t
-            for t in (
-                _parse_time(status.get("lastSyncTime")),
-                _parse_time((status.get("lastOperation") or {}).get("endTime")),
-                _parse_time((status.get("plan") or {}).get("generatedAt")),
-                validation_end,
-            )
-            if t is not None
-        ),
-        None,
-    )
-    sync = _interval((spec.get("sync") or {}).get("interval"), 600)
-    if last is None or last + sync <= moment:
-        return Trigger.SYNC_DUE
-    return None
-
-
-def _operation_for(trigger: Trigger, status: Mapping[str, Any]) -> Op | None:
-    """The operation a trigger starts in a settled state (None: nothing to do)."""
-    current = status.get("status")
-    if trigger == Trigger.SYNC_DUE:
-        return Op.SYNC if status.get("lastSyncTime") else Op.PROVISION
-    if trigger == Trigger.ACCOUNTS_CHANGED:
-        return Op.UPDATE if status.get("lastSyncTime") else Op.PROVISION
-    if trigger in (Trigger.RESUMED, Trigger.CREATED) and current in (Status.RETRYING, Status.IN_PROGRESS):
-        retried = (status.get("retry") or {}).get("operation") or (status.get("lastOperation") or {}).get(
-            "type"
-        )
-        return Op(retried) if retried in {o.value for o in Op} else Op.SYNC
-    if trigger in (Trigger.RESUMED, Trigger.CREATED) and current == Status.VALIDATED:
-        return Op.UPDATE if status.get("lastSyncTime") else Op.PROVISION
-    return None
-
-
 def _entry_event(current: Status | None, trigger: Trigger, *, app_validated: bool) -> Event | None:
     """The event that starts this run, or None to continue from the current state."""
     if current is None:
@@ -692,22 +617,6 @@ def _attempt(status: Mapping[str, Any], operation: str) -> int:
 def _in(reporter: Reporter, *wanted: Status) -> bool:
     # A function, so that type narrowing of `reporter.current` does not survive the awaits in between.
     return reporter.current in wanted
-
-
-def _parse_time(value: Any) -> datetime.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _interval(value: Any, default: float) -> datetime.timedelta:
-    try:
-        return datetime.timedelta(seconds=parse_duration(value) if isinstance(value, str) else default)
-    except ValueError:
-        return datetime.timedelta(seconds=default)
 
 
 def _new_app(namespace: str, spec: IntegrationSpec) -> dict[str, Any]:

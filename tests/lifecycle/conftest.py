@@ -53,6 +53,19 @@ class Cluster:
         body = {"data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
         await self.call(self.core.patch_namespaced_secret, name, self.namespace, body)
 
+    async def apply_configmap(self, name: str, data: Mapping[str, str]) -> None:
+        """Create the ConfigMap, or replace its data."""
+        try:
+            await self.call(
+                self.core.create_namespaced_config_map,
+                self.namespace,
+                {"metadata": {"name": name}, "data": data},
+            )
+        except kubernetes.client.ApiException as e:
+            if e.status != 409:
+                raise
+            await self.call(self.core.patch_namespaced_config_map, name, self.namespace, {"data": data})
+
     async def create_integration(self, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",

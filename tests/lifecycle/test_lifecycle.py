@@ -154,23 +154,35 @@ async def test_missing_secret_fails_validation_then_retries_until_it_appears(
     assert "retry" not in obj["status"]
 
 
-async def test_repeated_validation_failure_stops_for_review_until_revalidate(
+async def test_repeated_validation_failure_stops_for_review_until_a_human_acts(
     cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     await operator(FAST)
     await cluster.create_integration("crm-sales", scim_spec(scim_app))
+    await cluster.create_integration("crm-ops", scim_spec(scim_app))
 
     review = await cluster.wait_status("crm-sales", "UnderReview")
     assert review["status"]["reason"] == "ValidationRetriesExhausted"
     conditions = {c["type"]: c["status"] for c in review["status"]["conditions"]}
     assert conditions["Stalled"] == "True"
     assert conditions["Reconciling"] == "False"
+    await cluster.wait_status("crm-ops", "UnderReview")
 
-    await cluster.create_secret("acme-token", {"token": scim_app.token})
-    await asyncio.sleep(1.0)  # a Secret alone is not a way out of UnderReview
+    await asyncio.sleep(1.0)  # many ticks: automation stays stopped while nothing changes
     assert (await cluster.get("integrations", "crm-sales") or {})["status"]["status"] == "UnderReview"
 
+    # The referenced Secret appearing is a change a human made: both validate again.
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await cluster.wait_status("crm-sales", "UpToDate")
+    await cluster.wait_status("crm-ops", "UpToDate")
+    assert "SecretChanged" in {e.reason for e in await cluster.events_for("crm-sales")}
+
+    # So is the revalidate annotation, from any state.
     await cluster.patch_integration("crm-sales", {"metadata": {"annotations": {"idlcm.io/revalidate": "1"}}})
+    deadline = time.monotonic() + 10
+    while "RevalidateRequested" not in {e.reason for e in await cluster.events_for("crm-sales")}:
+        assert time.monotonic() < deadline, "the revalidate annotation was not acted on"
+        await asyncio.sleep(0.05)
     await cluster.wait_status("crm-sales", "UpToDate")
 
 

@@ -309,23 +309,53 @@ async def test_token_rotation_through_the_secret_revalidates_and_carries_on(
 ) -> None:
     await start(cluster, operator, scim_app)
     await cluster.create_integration("crm", spec_for(scim_app, *people("alice")))
-    await cluster.wait_status("crm", "UpToDate")
+    before = await cluster.wait_status("crm", "UpToDate")
 
     scim_app.token = "rotated-token-" + scim_app.token[-8:]  # the app now accepts only the new token
     await cluster.update_secret("acme-token", {"token": scim_app.token})
-    await cluster.patch_integration("crm", {"spec": {"accounts": people("alice", "bob")}})
 
+    def revalidated(o: dict[str, Any] | None) -> bool:
+        status = (o or {}).get("status", {})
+        return status.get("status") == "UpToDate" and status["validation"] != before["status"]["validation"]
+
+    await cluster.wait_for("integrations", "crm", revalidated)
+    assert "SecretChanged" in {e.reason for e in await cluster.events_for("crm")}
+
+    await cluster.patch_integration("crm", {"spec": {"accounts": people("alice", "bob")}})
+    await cluster.wait_for(
+        "integrations", "crm", lambda o: (o or {})["status"].get("accounts", {}).get("summary") == "2/2"
+    )
+    assert set(in_app(scim_app)) == {"alice@example.com", "bob@example.com"}
+
+
+async def test_group_membership_follows_the_declared_groups(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    accounts = [*people("alice", groups=["engineering", "oncall"]), *people("bob", groups=["engineering"])]
+    await cluster.create_integration("crm", spec_for(scim_app, *accounts))
+    await cluster.wait_status("crm", "UpToDate")
+
+    def members() -> dict[str, set[str]]:
+        ids = {u.id: u.user_name for u in scim_app.users()}
+        return {g.display_name: {ids[m.value] for m in g.members or []} for g in scim_app.groups()}
+
+    assert members() == {
+        "engineering": {"alice@example.com", "bob@example.com"},
+        "oncall": {"alice@example.com"},
+    }
+
+    accounts = [*people("alice", groups=["engineering"]), *people("bob", groups=["engineering", "oncall"])]
+    await cluster.patch_integration("crm", {"spec": {"accounts": accounts}})
     await cluster.wait_for(
         "integrations",
         "crm",
-        lambda o: (
-            (o or {})["status"].get("status") == "UpToDate"
-            and (o or {})["status"]["accounts"]["desired"] == 2
-        ),
+        lambda o: (o or {})["status"].get("observedGeneration") == 2 and o["status"]["status"] == "UpToDate",  # type: ignore[index]
     )
-    assert set(in_app(scim_app)) == {"alice@example.com", "bob@example.com"}
-    reasons = {e.reason for e in await cluster.events_for("crm")}
-    assert "SecretChanged" in reasons or "SpecChanged" in reasons
+    assert members() == {
+        "engineering": {"alice@example.com", "bob@example.com"},
+        "oncall": {"bob@example.com"},
+    }
 
 
 async def test_a_create_whose_answer_was_lost_is_not_duplicated(
@@ -360,3 +390,45 @@ async def test_a_failing_app_does_not_block_deletion_forever(
     warnings = [e for e in await cluster.events_for("crm") if e.type == "Warning"]
     assert any(e.reason == "DeprovisionIncomplete" and "alice@example.com" in e.message for e in warnings)
     assert set(in_app(scim_app)) == {"alice@example.com"}  # left behind, and said so
+
+
+async def test_accounts_from_a_configmap_follow_its_changes(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    source = {"configMapRef": {"name": "roster", "key": "roster.csv"}}
+    await cluster.create_integration("crm", spec_for(scim_app, accountsFrom=[source]))
+
+    # The ConfigMap does not exist yet (GitOps may apply it later): retried, nothing written.
+    retrying = await cluster.wait_status("crm", "Retrying")
+    assert "ConfigMap" in retrying["status"]["retry"]["lastError"]
+    assert scim_app.users() == []
+
+    roster = "userName,displayName,groups\nalice@example.com,Alice,eng\nbob@example.com,Bob,\n"
+    await cluster.apply_configmap("roster", {"roster.csv": roster})
+    await cluster.wait_for(
+        "integrations", "crm", lambda o: (o or {})["status"].get("accounts", {}).get("summary") == "2/2"
+    )
+    assert set(in_app(scim_app)) == {"alice@example.com", "bob@example.com"}
+
+    await cluster.apply_configmap("roster", {"roster.csv": roster + "carol@example.com,Carol,\n"})
+    await cluster.wait_for(
+        "integrations", "crm", lambda o: (o or {})["status"].get("accounts", {}).get("summary") == "3/3"
+    )
+    assert set(in_app(scim_app)) == {"alice@example.com", "bob@example.com", "carol@example.com"}
+
+
+async def test_a_roster_that_cannot_be_understood_writes_nothing(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await start(cluster, operator, scim_app)
+    await cluster.apply_configmap(
+        "roster", {"roster.csv": "userName,emial\nalice@example.com,a@example.com\n"}
+    )
+    source = {"configMapRef": {"name": "roster", "key": "roster.csv"}}
+    await cluster.create_integration("crm", spec_for(scim_app, *people("bob"), accountsFrom=[source]))
+
+    failed = await cluster.wait_status("crm", "Failed")
+    assert failed["status"]["reason"] == "InvalidAccounts"
+    assert "emial" in failed["status"]["message"]
+    assert scim_app.users() == []  # not even the inline account: no partial write
