@@ -19,11 +19,12 @@ from idlcm.backoff import BackoffPolicy
 from idlcm.crds import GROUP, VERSION
 from idlcm.settings import Settings
 from idlcm.validation import Validator
+from scimapp import ScimApp
 
 # Fast retries so that the failure paths finish within a test; the logic is the production one.
 FAST = Settings(
     validation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=3),
-    operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=3),
+    operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=4),
     tick=0.2,
     field_validation="Strict",
     seed=7,
@@ -127,6 +128,16 @@ class Cluster:
             obj = await self.get(plural, name)
         return obj
 
+    async def announced(self, name: str, until: str, timeout: float = 10.0) -> list[str]:
+        """The states the operator announced in Events for this Integration, up to `until`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = await self.events_for(name)
+            seen = [e.message.split(":", 1)[0] for e in events if e.message and ":" in e.message]
+            if until in seen or time.monotonic() > deadline:
+                return seen
+            await asyncio.sleep(0.05)
+
     async def wait_status(self, name: str, status: str, *, timeout: float = 15.0) -> dict[str, Any]:
         obj = await self.wait_for(
             "integrations",
@@ -183,15 +194,28 @@ async def operator(embedded: kubernetes.client.Configuration) -> AsyncIterator[O
         assert not thread.is_alive(), "the operator did not stop"
 
 
-def scim_spec(app: str = "acme-crm", secret: str = "acme-token", **extra: Any) -> dict[str, Any]:
-    """A minimal valid Integration spec."""
+def spec_for(app: ScimApp, *accounts: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """An Integration of the loopback SCIM app (token in the Secret acme-token) with these accounts."""
     return {
-        "app": app,
+        "app": "acme-crm",
         "connector": {
             "scim": {
-                "baseURL": "https://crm.example.com/scim/v2",
-                "auth": {"bearerToken": {"secretRef": {"name": secret, "key": "token"}}},
+                "baseURL": app.base_url,
+                "auth": {"bearerToken": {"secretRef": {"name": "acme-token"}}},
+                "tls": {"insecure": True},
+                "rateLimit": {"requestsPerSecond": 1000, "maxConcurrency": 8},
             }
         },
+        "accounts": list(accounts),
         **extra,
     }
+
+
+def people(*names: str, **fields: Any) -> list[dict[str, Any]]:
+    """Declared accounts `<name>@example.com` with a display name."""
+    return [{"userName": f"{n}@example.com", "displayName": n.title(), **fields} for n in names]
+
+
+def in_app(app: ScimApp) -> dict[str, dict[str, Any]]:
+    """userName -> the user as the app stores it (camelCase JSON)."""
+    return {u.user_name: u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in app.users()}

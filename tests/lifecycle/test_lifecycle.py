@@ -4,38 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from idlcm.backoff import BackoffPolicy
 from idlcm.settings import Settings
-from lifecycle.conftest import FAST, Cluster, OperatorFactory
+from lifecycle.conftest import FAST, Cluster, OperatorFactory, spec_for
 from scimapp import ScimApp
-
-
-def scim_spec(app: ScimApp, name: str = "acme-crm", **extra: Any) -> dict[str, Any]:
-    """An Integration of the loopback SCIM app (its token in the Secret acme-token)."""
-    return {
-        "app": name,
-        "connector": {
-            "scim": {
-                "baseURL": app.base_url,
-                "auth": {"bearerToken": {"secretRef": {"name": "acme-token"}}},
-                "tls": {"insecure": True},
-            }
-        },
-        **extra,
-    }
-
-
-async def statuses_from_events(cluster: Cluster, name: str, until: str, timeout: float = 10.0) -> list[str]:
-    """The sequence of states the operator announced in Events for this Integration."""
-    deadline = time.monotonic() + timeout
-    while True:
-        events = await cluster.events_for(name)
-        seen = [e.message.split(":", 1)[0] for e in events if e.message and ":" in e.message]
-        if until in seen or time.monotonic() > deadline:
-            return seen
-        await asyncio.sleep(0.05)
 
 
 async def test_first_integration_of_an_app_goes_under_validation_then_validated(
@@ -43,11 +16,11 @@ async def test_first_integration_of_an_app_goes_under_validation_then_validated(
 ) -> None:
     await operator()
     await cluster.create_secret("acme-token", {"token": scim_app.token})
-    await cluster.create_integration("crm-sales", scim_spec(scim_app))
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
 
     obj = await cluster.wait_status("crm-sales", "UpToDate")
 
-    assert await statuses_from_events(cluster, "crm-sales", "UpToDate") == [
+    assert await cluster.announced("crm-sales", "UpToDate") == [
         "UnderValidation",
         "Validating",
         "Validated",
@@ -82,13 +55,13 @@ async def test_second_integration_of_validated_app_skips_under_validation(
 ) -> None:
     await operator()
     await cluster.create_secret("acme-token", {"token": scim_app.token})
-    await cluster.create_integration("crm-sales", scim_spec(scim_app))
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
     await cluster.wait_status("crm-sales", "UpToDate")
 
-    await cluster.create_integration("crm-ops", scim_spec(scim_app))
+    await cluster.create_integration("crm-ops", spec_for(scim_app))
     await cluster.wait_status("crm-ops", "UpToDate")
 
-    assert await statuses_from_events(cluster, "crm-ops", "UpToDate") == [
+    assert await cluster.announced("crm-ops", "UpToDate") == [
         "Validating",
         "Validated",
         "InProgress",
@@ -107,7 +80,7 @@ async def test_integrations_created_together_share_one_app_validation(
     await cluster.create_secret("acme-token", {"token": scim_app.token})
     names = [f"crm-{i}" for i in range(4)]
     for name in names:
-        await cluster.create_integration(name, scim_spec(scim_app))
+        await cluster.create_integration(name, spec_for(scim_app))
     await operator()
 
     for name in names:
@@ -117,14 +90,14 @@ async def test_integrations_created_together_share_one_app_validation(
     owner = app["status"]["validatedThrough"]["name"]
     assert owner in names
     assert app["status"]["integrations"] == 4
-    assert (await statuses_from_events(cluster, owner, "UpToDate"))[:3] == [
+    assert (await cluster.announced(owner, "UpToDate"))[:3] == [
         "UnderValidation",
         "Validating",
         "Validated",
     ]
     for name in names:
         # The others waited in UnderValidation, or started after the app was validated and skipped it.
-        seen = await statuses_from_events(cluster, name, "UpToDate")
+        seen = await cluster.announced(name, "UpToDate")
         assert seen[-4:] == ["Validating", "Validated", "InProgress", "UpToDate"]
 
 
@@ -137,7 +110,7 @@ async def test_missing_secret_fails_validation_then_retries_until_it_appears(
         field_validation="Strict",
     )
     await operator(slow_retries)
-    await cluster.create_integration("crm-sales", scim_spec(scim_app))
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
 
     failed = await cluster.wait_status("crm-sales", "ValidationFailed")
     status = failed["status"]
@@ -158,8 +131,8 @@ async def test_repeated_validation_failure_stops_for_review_until_a_human_acts(
     cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     await operator(FAST)
-    await cluster.create_integration("crm-sales", scim_spec(scim_app))
-    await cluster.create_integration("crm-ops", scim_spec(scim_app))
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
+    await cluster.create_integration("crm-ops", spec_for(scim_app))
 
     review = await cluster.wait_status("crm-sales", "UnderReview")
     assert review["status"]["reason"] == "ValidationRetriesExhausted"
@@ -192,7 +165,7 @@ async def test_spec_the_schema_accepts_but_the_operator_cannot_use_goes_under_re
     await operator()
     await cluster.create_secret("acme-token", {"token": scim_app.token})
     accounts = [{"userName": "Alice@example.com"}, {"userName": "alice@example.com"}]
-    await cluster.create_integration("crm-sales", scim_spec(scim_app, accounts=accounts))
+    await cluster.create_integration("crm-sales", spec_for(scim_app, *accounts))
 
     review = await cluster.wait_status("crm-sales", "UnderReview")
     assert review["status"]["reason"] == "InvalidSpec"
@@ -209,8 +182,8 @@ async def test_deleting_an_integration_releases_its_finalizer_and_updates_the_ap
 ) -> None:
     await operator()
     await cluster.create_secret("acme-token", {"token": scim_app.token})
-    await cluster.create_integration("crm-sales", scim_spec(scim_app))
-    await cluster.create_integration("crm-ops", scim_spec(scim_app))
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
+    await cluster.create_integration("crm-ops", spec_for(scim_app))
     await cluster.wait_status("crm-sales", "UpToDate")
     await cluster.wait_status("crm-ops", "UpToDate")
 

@@ -7,51 +7,13 @@ from typing import Any
 
 import pytest
 
-from idlcm.backoff import BackoffPolicy
 from idlcm.connectors import Account, BearerAuth, ScimConnector, Tls
 from idlcm.settings import Settings
-from lifecycle.conftest import FAST, Cluster, OperatorFactory
+from lifecycle.conftest import FAST, Cluster, OperatorFactory, in_app, people, spec_for
 from scimapp import ScimApp
 
-# Syncs every second and ticks fast, so drift repair and retries happen within a test.
-QUICK = Settings(
-    validation_backoff=FAST.validation_backoff,
-    operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=1.0, max_attempts=4),
-    tick=0.2,
-    field_validation="Strict",
-    seed=7,
-)
 
-
-def spec_for(app: ScimApp, *accounts: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """An Integration of the loopback SCIM app with these accounts."""
-    return {
-        "app": "acme-crm",
-        "connector": {
-            "scim": {
-                "baseURL": app.base_url,
-                "auth": {"bearerToken": {"secretRef": {"name": "acme-token"}}},
-                "tls": {"insecure": True},
-                "rateLimit": {"requestsPerSecond": 1000, "maxConcurrency": 8},
-            }
-        },
-        "accounts": list(accounts),
-        **extra,
-    }
-
-
-def people(*names: str, **fields: Any) -> list[dict[str, Any]]:
-    return [{"userName": f"{n}@example.com", "displayName": n.title(), **fields} for n in names]
-
-
-def in_app(app: ScimApp) -> dict[str, dict[str, Any]]:
-    """userName -> the user as the app stores it (camelCase JSON)."""
-    return {u.user_name: u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in app.users()}
-
-
-async def start(
-    cluster: Cluster, operator: OperatorFactory, app: ScimApp, settings: Settings = QUICK
-) -> None:
+async def start(cluster: Cluster, operator: OperatorFactory, app: ScimApp, settings: Settings = FAST) -> None:
     await cluster.create_secret("acme-token", {"token": app.token})
     await operator(settings)
 

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import time
 from typing import Any
 
 from idlcm.backoff import BackoffPolicy
 from idlcm.settings import Settings
-from lifecycle.conftest import Cluster, OperatorFactory
+from lifecycle.conftest import FAST, Cluster, OperatorFactory, spec_for
 from scimapp import ScimApp
 
-# Ticks and retries within a test (the operator's own validator: the default one).
-QUICK = Settings(
-    validation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=0.4, max_attempts=3),
-    operation_backoff=BackoffPolicy(base=0.2, factor=2.0, cap=0.4, max_attempts=3),
-    tick=0.2,
-    field_validation="Strict",
-    seed=7,
-)
 PATIENT = Settings(
     validation_backoff=BackoffPolicy(base=0.2, factor=1.0, cap=0.2, max_attempts=50),
     tick=0.2,
@@ -30,32 +20,9 @@ APP_CHECKS = ["credentials", "connectivity", "tls", "authentication", "discovery
 QUICK_CHECKS = ["spec", "credentials", "connectivity", "tls", "authentication", "schema", "capabilities"]
 
 
-def spec_for(app: ScimApp, **extra: Any) -> dict[str, Any]:
-    """An Integration of the loopback app; suspended, so that it rests in Validated (no operation runs)."""
-    return {
-        "app": "acme-crm",
-        "connector": {
-            "scim": {
-                "baseURL": app.base_url,
-                "auth": {"bearerToken": {"secretRef": {"name": "acme-token"}}},
-                "tls": {"insecure": True},
-                "rateLimit": {"requestsPerSecond": 1000, "maxConcurrency": 8},
-            }
-        },
-        "suspend": True,
-        **extra,
-    }
-
-
-async def states(cluster: Cluster, name: str, until: str, timeout: float = 10.0) -> list[str]:
-    """The states the operator announced in Events for this Integration, up to `until`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        events = await cluster.events_for(name)
-        seen = [e.message.split(":", 1)[0] for e in events if e.message and ":" in e.message]
-        if until in seen or time.monotonic() > deadline:
-            return seen
-        await asyncio.sleep(0.05)
+def suspended(app: ScimApp, **extra: Any) -> dict[str, Any]:
+    """An Integration of the loopback app, suspended so that it rests in Validated (no operation runs)."""
+    return spec_for(app, suspend=True, **extra)
 
 
 def checks(obj: dict[str, Any]) -> dict[str, str]:
@@ -66,12 +33,12 @@ async def test_the_first_integration_validates_the_app_then_itself(
     cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     await cluster.create_secret("acme-token", {"token": scim_app.token})
-    await operator(QUICK)
-    await cluster.create_integration("crm-sales", spec_for(scim_app))
+    await operator(FAST)
+    await cluster.create_integration("crm-sales", suspended(scim_app))
 
     sales = await cluster.wait_status("crm-sales", "Validated")
 
-    assert (await states(cluster, "crm-sales", "Validated"))[:3] == [
+    assert (await cluster.announced("crm-sales", "Validated"))[:3] == [
         "UnderValidation",
         "Validating",
         "Validated",
@@ -86,10 +53,10 @@ async def test_the_first_integration_validates_the_app_then_itself(
     assert scim_app.requests.writes == []
 
     scim_app.requests.clear()
-    await cluster.create_integration("crm-ops", spec_for(scim_app))
+    await cluster.create_integration("crm-ops", suspended(scim_app))
     ops = await cluster.wait_status("crm-ops", "Validated")
 
-    assert (await states(cluster, "crm-ops", "Validated"))[:2] == ["Validating", "Validated"]
+    assert (await cluster.announced("crm-ops", "Validated"))[:2] == ["Validating", "Validated"]
     assert checks(ops) == {name: "Passed" for name in QUICK_CHECKS}
     assert not scim_app.requests.select("GET", "/v2/ResourceTypes/")  # no discovery run the second time
 
@@ -98,12 +65,12 @@ async def test_a_refused_token_is_retried_once_then_reviewed_until_fixed(
     cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
     await cluster.create_secret("acme-token", {"token": "wrong-token-123"})
-    await operator(QUICK)
-    await cluster.create_integration("crm-sales", spec_for(scim_app))
+    await operator(FAST)
+    await cluster.create_integration("crm-sales", suspended(scim_app))
 
     review = await cluster.wait_status("crm-sales", "UnderReview")
 
-    seen = await states(cluster, "crm-sales", "UnderReview")
+    seen = await cluster.announced("crm-sales", "UnderReview")
     assert seen == ["UnderValidation", "ValidationFailed", "UnderValidation", "UnderReview"]
     status = review["status"]
     assert status["reason"] == "InvalidCredentials"
@@ -135,7 +102,7 @@ async def test_an_unavailable_app_is_retried_until_it_answers(
     scim_app.faults.arm(503, times=None)
     await cluster.create_secret("acme-token", {"token": scim_app.token})
     await operator(PATIENT)
-    await cluster.create_integration("crm-sales", spec_for(scim_app))
+    await cluster.create_integration("crm-sales", suspended(scim_app))
 
     failed = await cluster.wait_status("crm-sales", "ValidationFailed")
 
