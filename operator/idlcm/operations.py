@@ -51,6 +51,8 @@ class Outcome:
     """Failures worth retrying (5xx, 429, timeouts, lost connections, stale ETags)."""
     retry_after: float | None = None
     """The longest Retry-After the app asked for, in seconds."""
+    first_retryable: str | None = None
+    """The first retryable failure, as `userName: message`, for `status.retry.lastError`."""
     needs_human: NeedsHumanError | None = None
     """A failure no retry can fix (e.g. the credentials were revoked)."""
     failed_by: Counter[str] = dataclasses.field(default_factory=Counter)
@@ -71,6 +73,7 @@ class Outcome:
             self.failures.append(Failure(user_name, operation, error.message, error.status))
         if isinstance(error, RetryableError):
             self.retryable += 1
+            self.first_retryable = self.first_retryable or f"{user_name}: {error.message}"
             if error.retry_after is not None:
                 self.retry_after = max(self.retry_after or 0.0, error.retry_after)
         elif isinstance(error, NeedsHumanError) and self.needs_human is None:

@@ -67,9 +67,8 @@ class Reconciler:
         self._settings = settings
         self._rng = random.Random(settings.seed)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._written: dict[
-            str, dict[str, Any]
-        ] = {}  # the status we last wrote, per uid: fresher than kopf's body
+        # The status we last wrote, per uid: fresher than the body kopf hands to the next handler.
+        self._written: dict[str, dict[str, Any]] = {}
 
     async def reconcile(self, obj: Integration, trigger: Trigger, post_event: EventPoster) -> None:
         """Advance the Integration as far as it can go now; time-based work waits for a later TICK."""
@@ -408,7 +407,10 @@ class Reconciler:
                 reporter, op, started, human.problem_class, human.message, last=last, extra=extra
             )
         elif outcome.retryable:
-            error = ConnectorError(f"{outcome.retryable} account operations failed and will be retried")
+            error = ConnectorError(
+                f"{outcome.retryable} account operations failed and will be retried; "
+                f"first: {outcome.first_retryable}"
+            )
             await self._operation_retry(
                 reporter, op, started, error, retry_after=outcome.retry_after, last=last, extra=extra
             )

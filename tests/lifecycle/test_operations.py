@@ -214,7 +214,8 @@ async def test_retryable_failure_goes_retrying_then_up_to_date(
     assert retry["operation"] == "Provision"
     assert retry["backoffSeconds"] >= 1  # the app's Retry-After wins over a shorter backoff
     assert retry["nextRetryAt"]
-    assert "503" in retry["lastError"] or "retried" in retry["lastError"]
+    assert "alice@example.com" in retry["lastError"]
+    assert "503" in retry["lastError"]
 
     obj = await cluster.wait_status("crm", "UpToDate", timeout=20)
     assert "retry" not in obj["status"]
