@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 import kubernetes.client
 
+from idlcm import backoff
 from idlcm.connections import ConnectorPool
 from idlcm.connectors.errors import ConnectorError
 from idlcm.crds import GROUP, VERSION
@@ -28,7 +29,7 @@ RefKey = tuple[str, str, str]
 logger = logging.getLogger(__name__)
 
 
-def build_registry(settings: Settings) -> kopf.OperatorRegistry:
+def build_registry(options: Settings) -> kopf.OperatorRegistry:
     """A fresh registry with idlcm's handlers (a fresh one per operator, so tests can run several)."""
     registry = kopf.OperatorRegistry()
     resource = (GROUP, VERSION, PLURAL)
@@ -42,10 +43,8 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=KOPF_PREFIX, key="last-handled-configuration"
         )
-        settings.posting.level = (
-            logging.WARNING
-        )  # our own Events tell the story; kopf's chatter stays in logs
-        settings.execution.max_workers = 8
+        # Our own Events tell the story; kopf's chatter stays in the logs.
+        settings.posting.level = logging.WARNING
         memo.api_client = kubernetes.client.ApiClient(memo.kube_config)
         memo.connectors = ConnectorPool()
         validator: Validator = memo.validator or _default_validator(memo.connectors)
@@ -83,7 +82,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
         if new is not None:
             await _reconcile(memo, body, Trigger.SYNC_DUE)
 
-    @kopf.timer(*resource, interval=settings.tick, registry=registry)
+    @kopf.timer(*resource, interval=options.tick, registry=registry)
     async def tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await _reconcile(memo, body, Trigger.TICK)
 
@@ -178,8 +177,8 @@ async def _release(memo: kopf.Memo, body: kopf.Body, retry: int) -> None:
         left = await reconciler.release(obj, deprovision=deprovision)
     except ConnectorError as e:
         left = [f"all accounts ({e.message})"]
-    if left and retry + 1 < settings.operation_backoff.max_attempts:
-        delay = min(settings.operation_backoff.cap, settings.operation_backoff.base * (2**retry))
+    if left and not backoff.exhausted(settings.operation_backoff, retry + 1):
+        delay = backoff.ceiling(settings.operation_backoff, retry + 1)
         raise kopf.TemporaryError(f"deprovisioning failed for {len(left)} accounts; retrying", delay=delay)
     if left:
         await reconciler.release(obj, deprovision=False)
