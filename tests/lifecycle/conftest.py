@@ -168,7 +168,7 @@ async def cluster(embedded: kubernetes.client.Configuration) -> AsyncIterator[Cl
     c.client.close()
 
 
-OperatorFactory = Callable[..., Awaitable[None]]
+OperatorFactory = Callable[..., Awaitable[Callable[[], Awaitable[None]]]]
 
 
 @pytest.fixture
@@ -176,22 +176,28 @@ async def operator(embedded: kubernetes.client.Configuration) -> AsyncIterator[O
     """Start the operator with the given settings (and validator; None: the default one), in its own
     thread and event loop as in a real deployment (kopf takes every task of its loop for its own); stopped
     at teardown."""
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
+    running: list[tuple[threading.Event, threading.Thread]] = []
 
-    async def start(settings: Settings = FAST, validator: Validator | None = None) -> None:
-        ready = threading.Event()
-        coro = runner.run(embedded, settings=settings, validator=validator, stop_flag=stop, ready_flag=ready)
-        thread = threading.Thread(target=asyncio.run, args=(coro,), name="operator", daemon=True)
-        thread.start()
-        threads.append(thread)
-        assert await asyncio.to_thread(ready.wait, 10), "the operator did not start"
-
-    yield start
-    stop.set()
-    for thread in threads:
+    async def stop(flag: threading.Event, thread: threading.Thread) -> None:
+        flag.set()
         await asyncio.to_thread(thread.join, 10)
         assert not thread.is_alive(), "the operator did not stop"
+
+    async def start(
+        settings: Settings = FAST, validator: Validator | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        """Start one operator; the returned coroutine function stops it (e.g. to restart it mid-way)."""
+        flag, ready = threading.Event(), threading.Event()
+        coro = runner.run(embedded, settings=settings, validator=validator, stop_flag=flag, ready_flag=ready)
+        thread = threading.Thread(target=asyncio.run, args=(coro,), name="operator", daemon=True)
+        thread.start()
+        running.append((flag, thread))
+        assert await asyncio.to_thread(ready.wait, 10), "the operator did not start"
+        return lambda: stop(flag, thread)
+
+    yield start
+    for flag, thread in running:
+        await stop(flag, thread)
 
 
 def spec_for(app: ScimApp, *accounts: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
