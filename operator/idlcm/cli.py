@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from idlcm import __version__
 
 DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
 DEFAULT_DEV_KUBECONFIG = "idlcm-dev.kubeconfig"
+DEFAULT_METRICS_PORT = 9090
 
 
 class UsageError(Exception):
@@ -94,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
         default="full",
         help="log line format (default: full)",
     )
+    run.add_argument(
+        "--metrics-port",
+        type=_metrics_port,
+        default=DEFAULT_METRICS_PORT,
+        metavar="PORT",
+        help=f"serve Prometheus metrics on :PORT/metrics (default: {DEFAULT_METRICS_PORT}; '0' or 'off' "
+        "disables it)",
+    )
     run.set_defaults(func=_run)
 
     check = sub.add_parser(
@@ -146,24 +156,46 @@ def _run(args: argparse.Namespace) -> int:
             args.log_format
         ],
     )
+    from idlcm.metrics import MetricsPortError
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run_async(args))
+        try:
+            asyncio.run(_run_async(args))
+        except MetricsPortError as e:
+            raise UsageError(str(e)) from None
     return 0
+
+
+def _metrics_port(value: str) -> int | None:
+    """`--metrics-port`: a port, or None for '0' and 'off'."""
+    if value == "off":
+        return None
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {value!r}")
+    return port or None
 
 
 async def _run_async(args: argparse.Namespace) -> None:
     from idlcm import runner as operator
 
-    liveness = None if args.liveness == "off" else args.liveness
-    namespaces = tuple(args.namespace)
+    run = functools.partial(
+        operator.run,
+        namespaces=tuple(args.namespace),
+        liveness=None if args.liveness == "off" else args.liveness,
+        peering=args.peering,
+        priority=args.priority,
+        metrics_port=args.metrics_port,
+    )
     if not args.embedded:
         try:
             config = operator.cluster_config(args.kubeconfig, args.context)
         except operator.NoClusterError as e:
             raise UsageError(str(e)) from None
-        await operator.run(
-            config, namespaces=namespaces, liveness=liveness, peering=args.peering, priority=args.priority
-        )
+        await run(config)
         return
 
     from idlcm import devcluster
@@ -178,10 +210,7 @@ async def _run_async(args: argparse.Namespace) -> None:
             f"  kubectl get integrations -A -w\n",
             flush=True,
         )
-        config = operator.cluster_config(str(path), None)
-        await operator.run(
-            config, namespaces=namespaces, liveness=liveness, peering=args.peering, priority=args.priority
-        )
+        await run(operator.cluster_config(str(path), None))
 
 
 if __name__ == "__main__":

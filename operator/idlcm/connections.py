@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import httpx2
@@ -19,7 +19,7 @@ from idlcm.connectors.base import Connector
 from idlcm.connectors.errors import NeedsHumanError, RetryableError
 from idlcm.connectors.ratelimit import RateLimit
 from idlcm.connectors.scim import ScimConnector
-from idlcm.connectors.transport import Tls
+from idlcm.connectors.transport import RequestObserver, Tls
 from idlcm.kube import Secret
 
 if TYPE_CHECKING:
@@ -33,8 +33,11 @@ class MissingSecretError(RetryableError):
 class ConnectorPool:
     """One connector per Integration (namespace/name), reused while its connector spec and Secrets stay."""
 
-    def __init__(self, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, *, timeout: float = 30.0, observer: Callable[[str, str], RequestObserver] | None = None
+    ) -> None:
         self._timeout = timeout
+        self._observer = observer  # (namespace, app) -> what each connector tells of its requests (metrics)
         self._entries: dict[tuple[str, str], tuple[str, Connector]] = {}
         self._retired: list[Connector] = []
         self._closing: set[asyncio.Task[None]] = set()
@@ -47,7 +50,10 @@ class ConnectorPool:
         kept = self._entries.get(key)
         if kept is not None and kept[0] == fingerprint:
             return kept[1]
-        connector = build(target.namespace, target.spec, target.secrets, timeout=self._timeout)
+        observe = self._observer(target.namespace, target.spec.app) if self._observer else None
+        connector = build(
+            target.namespace, target.spec, target.secrets, timeout=self._timeout, observe=observe
+        )
         if kept is not None:
             self._retire(kept[1])
         self._entries[key] = (fingerprint, connector)
@@ -86,6 +92,7 @@ def build(
     secrets: Mapping[str, Secret | None],
     *,
     timeout: float = 30.0,
+    observe: RequestObserver | None = None,
 ) -> Connector:
     """A new connector from the Integration's spec and the Secrets of its namespace (name -> Secret)."""
     scim = spec.connector.scim
@@ -124,7 +131,7 @@ def build(
     except ValueError as exc:
         raise NeedsHumanError(f"spec.connector.scim.rateLimit: {exc}", problem_class="InvalidSpec") from None
     try:
-        return ScimConnector(scim.base_url, credentials, tls, limit, timeout=timeout)
+        return ScimConnector(scim.base_url, credentials, tls, limit, timeout=timeout, observe=observe)
     except httpx2.InvalidURL:
         raise NeedsHumanError(
             "spec.connector.scim.baseURL is not a valid URL", problem_class="InvalidURL"

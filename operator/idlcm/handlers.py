@@ -14,6 +14,7 @@ from idlcm.connections import ConnectorPool
 from idlcm.connectors.errors import ConnectorError
 from idlcm.crds import GROUP, VERSION
 from idlcm.kube import Kube
+from idlcm.metrics import Metrics
 from idlcm.reconcile import Integration, Reconciler
 from idlcm.schedule import Trigger
 from idlcm.settings import FINALIZER, REVALIDATE_ANNOTATION, SYNC_NOW_ANNOTATION, Settings
@@ -46,10 +47,10 @@ def build_registry(options: Settings) -> kopf.OperatorRegistry:
         # Our own Events tell the story; kopf's chatter stays in the logs.
         settings.posting.level = logging.WARNING
         memo.api_client = kubernetes.client.ApiClient(memo.kube_config)
-        memo.connectors = ConnectorPool()
+        memo.connectors = ConnectorPool(observer=memo.metrics.outbound)
         validator: Validator = memo.validator or _default_validator(memo.connectors)
         kube = Kube(memo.api_client, field_validation=memo.settings.field_validation)
-        memo.reconciler = Reconciler(kube, validator, memo.connectors, memo.settings)
+        memo.reconciler = Reconciler(kube, validator, memo.connectors, memo.settings, memo.metrics)
 
     @kopf.on.cleanup(registry=registry)
     async def close(memo: kopf.Memo, **_: Any) -> None:
@@ -193,6 +194,7 @@ async def _release(memo: kopf.Memo, body: kopf.Body, retry: int) -> None:
         kopf.event(body, type="Normal", reason="Released", message=f"accounts left in place ({reason})")
     reconciler.forget(obj.uid)
     memo.connectors.forget(obj.namespace, obj.name)
+    memo.metrics.integration_gone(obj.namespace, obj.name)
 
 
 def _secret_names(spec: Mapping[str, Any]) -> list[str]:
@@ -240,7 +242,10 @@ def connection_info(config: kubernetes.client.Configuration) -> kopf.ConnectionI
 
 
 def memo_for(
-    config: kubernetes.client.Configuration, settings: Settings, validator: Validator | None = None
+    config: kubernetes.client.Configuration,
+    settings: Settings,
+    validator: Validator | None = None,
+    metrics: Metrics | None = None,
 ) -> kopf.Memo:
-    """The operator's shared state: cluster configuration, settings, and the validation hook."""
-    return kopf.Memo(kube_config=config, settings=settings, validator=validator)
+    """The operator's shared state: cluster configuration, settings, the validation hook and metrics."""
+    return kopf.Memo(kube_config=config, settings=settings, validator=validator, metrics=metrics or Metrics())

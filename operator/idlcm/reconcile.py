@@ -13,12 +13,13 @@ import dataclasses
 import datetime
 import logging
 import random
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import pydantic
 
-from idlcm import backoff, operations, states
+from idlcm import backoff, logs, operations, states
 from idlcm import plan as planning
 from idlcm.api.spec import IntegrationSpec
 from idlcm.connectors.base import Account, Connector
@@ -26,6 +27,7 @@ from idlcm.connectors.errors import ConnectorError, NeedsHumanError
 from idlcm.crds import GROUP, VERSION
 from idlcm.desired import declared_accounts
 from idlcm.kube import ConflictError, Kube
+from idlcm.metrics import Metrics
 from idlcm.reporting import EventPoster, Reporter, now
 from idlcm.schedule import Op, Trigger, due, operation_for, parse_time
 from idlcm.settings import Settings
@@ -60,8 +62,16 @@ class Connectors(Protocol):
 class Reconciler:
     """Runs the story for any Integration; holds the long-lived parts (cluster, connectors, settings)."""
 
-    def __init__(self, kube: Kube, validator: Validator, connectors: Connectors, settings: Settings) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        validator: Validator,
+        connectors: Connectors,
+        settings: Settings,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.kube = kube
+        self.metrics = metrics or Metrics()
         self._validator = validator
         self._connectors = connectors
         self._settings = settings
@@ -79,6 +89,8 @@ class Reconciler:
             if trigger == Trigger.RESUMED:
                 self._written.pop(obj.uid, None)
             status = self._written.get(obj.uid) or obj.status
+            if status.get("status"):  # known after a restart too, before anything is written
+                self.metrics.integration_status(obj.namespace, obj.name, str(status["status"]))
             if trigger == Trigger.TICK:
                 found = due(status, obj.spec, now())
                 if found is None:
@@ -91,9 +103,11 @@ class Reconciler:
                 generation=obj.generation,
                 status=status,
                 post_event=post_event,
+                metrics=self.metrics,
             )
             try:
-                await self._story(obj, trigger, reporter)
+                with logs.about(obj.namespace, obj.name, obj.uid):
+                    await self._story(obj, trigger, reporter)
             finally:
                 self._written[obj.uid] = dict(reporter.status)
 
@@ -172,7 +186,10 @@ class Reconciler:
             message=f"validating app {spec.app} (first validation)",
         )
         started = now()
+        logs.operation("Validate")
+        clock = time.monotonic()
         report = await self._validator.validate_app(target)
+        self.metrics.validation_done("app", report.outcome, time.monotonic() - clock)
         outcome_state = {"Passed": "Validated", "Failed": "ValidationFailed", "NeedsReview": "UnderReview"}
         app_status: dict[str, Any] = {
             "state": outcome_state[report.outcome],
@@ -240,7 +257,10 @@ class Reconciler:
         self, obj: Integration, target: Target, reporter: Reporter, app_report: Report | None = None
     ) -> None:
         started = now()
+        logs.operation("Validate")
+        clock = time.monotonic()
         report = await self._validator.validate_integration(target)
+        self.metrics.validation_done("integration", report.outcome, time.monotonic() - clock)
         if app_report is not None:  # the app's checks ran through this Integration: show them here too
             own = {c.name for c in report.checks}
             report = Report((*report.checks, *(c for c in app_report.checks if c.name not in own)))
@@ -295,6 +315,22 @@ class Reconciler:
     # -- the security operations
 
     async def _operate(
+        self, obj: Integration, spec: IntegrationSpec, target: Target, reporter: Reporter, op: Op
+    ) -> None:
+        """Carry out the operation, then count it (metrics) and log how it ended."""
+        logs.operation(op.value)
+        clock = time.monotonic()
+        before = reporter.status.get("lastOperation")
+        await self._carry_out(obj, spec, target, reporter, op)
+        last = reporter.status.get("lastOperation")
+        if last is None or last is before or last.get("result") in (None, "Running"):
+            return  # suspended, or a dry run: nothing was carried out
+        result = "Retrying" if reporter.current == Status.RETRYING else str(last["result"])
+        seconds = time.monotonic() - clock
+        self.metrics.operation_done(op.value, result, seconds, last.get("counts"))
+        logger.info("%s/%s: %s %s after %.2fs", obj.namespace, obj.name, op.value, result, seconds)
+
+    async def _carry_out(
         self, obj: Integration, spec: IntegrationSpec, target: Target, reporter: Reporter, op: Op
     ) -> None:
         """List the app's accounts, plan, check the safety limits, carry out the plan, report."""
@@ -383,6 +419,7 @@ class Reconciler:
         desired: list[Account],
         outcome: operations.Outcome,
     ) -> None:
+        reporter.account_failures(outcome.failures, outcome.failed)
         failed_desired = sum(outcome.failed_by.get(o, 0) for o in ("Create", "Update", "Adopt"))
         accounts = {
             "desired": len(desired),
@@ -517,7 +554,7 @@ class Reconciler:
         holds, update the app's count. Returns the accounts left behind after a failure (empty when done)."""
         left: list[str] = []
         if deprovision:
-            left = await self._deprovision_all(obj)
+            left = await self._deprovision_counted(obj)
             if left:
                 return left
         app_name = str(obj.spec.get("app", ""))
@@ -535,6 +572,18 @@ class Reconciler:
                 )
             await self._count_integrations(obj.namespace, app_name, leaving=obj.uid)
         return left
+
+    async def _deprovision_counted(self, obj: Integration) -> list[str]:
+        """Deprovision every account of the Integration, counted (metrics) and logged as a Deprovision."""
+        clock, result = time.monotonic(), "Failed"
+        with logs.about(obj.namespace, obj.name, obj.uid):
+            logs.operation("Deprovision")
+            try:
+                left = await self._deprovision_all(obj)
+                result = "Failed" if left else "Succeeded"
+                return left
+            finally:
+                self.metrics.operation_done("Deprovision", result, time.monotonic() - clock)
 
     async def _deprovision_all(self, obj: Integration) -> list[str]:
         spec = IntegrationSpec.model_validate(obj.spec)

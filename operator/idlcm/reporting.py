@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from idlcm import states
 from idlcm.kube import Kube
+from idlcm.metrics import Metrics
+
+if TYPE_CHECKING:
+    from idlcm.operations import Failure
 
 logger = logging.getLogger(__name__)
 
 EventPoster = Callable[[str, str, str], None]
 """Posts a Kubernetes Event on the Integration: (type Normal|Warning, reason, message)."""
+
+ACCOUNT_FAILED = "AccountFailed"
+"""The reason of the Warning Event posted for an account the operation could not bring to the spec."""
 
 _WARNING_STATES = {
     states.Status.VALIDATION_FAILED,
@@ -40,6 +47,7 @@ class Reporter:
         generation: int,
         status: Mapping[str, Any],
         post_event: EventPoster,
+        metrics: Metrics | None = None,
     ) -> None:
         self._kube = kube
         self._namespace = namespace
@@ -47,6 +55,7 @@ class Reporter:
         self._generation = generation
         self._status: dict[str, Any] = dict(status)
         self._post_event = post_event
+        self._metrics = metrics or Metrics()
 
     @property
     def current(self) -> states.Status | None:
@@ -77,7 +86,7 @@ class Reporter:
         await self.write(after, reason=reason, message=message, extra=extra)
         if after != before:
             kind = "Warning" if after in _WARNING_STATES else "Normal"
-            self._post_event(kind, reason, f"{after.value}: {message}")
+            self._post_event(kind, _event_reason(reason, self._status), f"{after.value}: {message}")
             logger.info("%s/%s: %s -> %s (%s)", self._namespace, self._name, before, after.value, reason)
         return after
 
@@ -124,6 +133,32 @@ class Reporter:
         for key, value in patch.items():
             if value is None:
                 self._status.pop(key, None)
+        self._metrics.integration_status(self._namespace, self._name, status.value)
+        retry = (extra or {}).get("retry")
+        if retry:
+            self._metrics.retry_scheduled(str(retry.get("operation", "Unknown")))
+
+    def account_failures(self, failures: Sequence[Failure], total: int) -> None:
+        """A Warning Event per failed account action kept (up to MAX_FAILURES), and one for the rest."""
+        for failure in failures:
+            self._post_event(
+                "Warning", ACCOUNT_FAILED, f"{failure.operation} {failure.user_name}: {failure.message}"
+            )
+        if total > len(failures):
+            self._post_event(
+                "Warning",
+                ACCOUNT_FAILED,
+                f"{total - len(failures)} more account actions failed (see status.lastOperation.counts)",
+            )
+
+
+def _event_reason(reason: str, status: Mapping[str, Any]) -> str:
+    """The Event's reason: `reason` where a condition carries it, else the Ready condition's (in Validated
+    and UpToDate, Ready's reason is the state's own name): an Event always names a condition reason."""
+    conditions = status.get("conditions") or ()
+    if any(c.get("reason") == reason for c in conditions):
+        return reason
+    return next((str(c.get("reason")) for c in conditions if c.get("type") == "Ready"), reason)
 
 
 def _validation_passed(status: Mapping[str, Any]) -> bool | None:

@@ -11,7 +11,9 @@ import kopf
 import kubernetes.client
 import kubernetes.config
 
+from idlcm import logs
 from idlcm.handlers import build_registry, memo_for
+from idlcm.metrics import Metrics
 from idlcm.settings import Settings
 from idlcm.validation import Validator
 
@@ -49,18 +51,28 @@ async def run(
     validator: Validator | None = None,
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,
+    metrics: Metrics | None = None,
+    metrics_port: int | None = None,
 ) -> None:
-    """Run until stopped: all namespaces unless `namespaces` names some."""
+    """Run until stopped: all namespaces unless `namespaces` names some. With `metrics_port` (0: any free
+    port, see `metrics.port`), serve `/metrics` on it for as long as the operator runs."""
     settings = settings or Settings.from_env()
-    await kopf.operator(
-        registry=build_registry(settings),
-        memo=memo_for(config, settings, validator),
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        liveness_endpoint=liveness,
-        standalone=peering is None,
-        peering_name=peering,
-        priority=priority,
-        stop_flag=stop_flag,
-        ready_flag=ready_flag,
-    )
+    metrics = metrics or Metrics()
+    logs.install()
+    if metrics_port is not None:
+        metrics.serve(metrics_port)
+    try:
+        await kopf.operator(
+            registry=build_registry(settings),
+            memo=memo_for(config, settings, validator, metrics),
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=liveness,
+            standalone=peering is None,
+            peering_name=peering,
+            priority=priority,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        metrics.stop()

@@ -184,11 +184,14 @@ async def operator(embedded: kubernetes.client.Configuration) -> AsyncIterator[O
         assert not thread.is_alive(), "the operator did not stop"
 
     async def start(
-        settings: Settings = FAST, validator: Validator | None = None
+        settings: Settings = FAST, validator: Validator | None = None, **options: Any
     ) -> Callable[[], Awaitable[None]]:
-        """Start one operator; the returned coroutine function stops it (e.g. to restart it mid-way)."""
+        """Start one operator (`options`: more arguments of `runner.run`, e.g. metrics); the returned
+        coroutine function stops it (e.g. to restart it mid-way)."""
         flag, ready = threading.Event(), threading.Event()
-        coro = runner.run(embedded, settings=settings, validator=validator, stop_flag=flag, ready_flag=ready)
+        coro = runner.run(
+            embedded, settings=settings, validator=validator, stop_flag=flag, ready_flag=ready, **options
+        )
         thread = threading.Thread(target=asyncio.run, args=(coro,), name="operator", daemon=True)
         thread.start()
         running.append((flag, thread))

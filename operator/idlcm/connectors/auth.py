@@ -14,7 +14,13 @@ from urllib.parse import quote_plus
 
 import httpx2
 
-from idlcm.connectors.errors import NeedsHumanError, RetryableError, classify, parse_retry_after
+from idlcm.connectors.errors import (
+    KNOWN_SECRETS,
+    NeedsHumanError,
+    RetryableError,
+    classify,
+    parse_retry_after,
+)
 
 # Refresh a token this long before it expires (at most), so no request carries an expired one.
 REFRESH_MARGIN = 60.0
@@ -109,6 +115,7 @@ class OAuth2Flow(httpx2.Auth):
                 return self._token
             self._token, lifetime = await self._fetch()
             self.issued.append(self._token)
+            KNOWN_SECRETS.hold(self, (self._token,))
             self._refresh_at = self._clock() + lifetime - min(REFRESH_MARGIN, lifetime / 4)
             return self._token
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import email.utils
 import re
+import threading
 import time
+import weakref
 from collections.abc import Iterable
 
 # Credentials as they may appear in text echoed by an app or an HTTP library.
@@ -33,6 +35,37 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     for pattern in _SECRET_PATTERNS[1:]:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text
+
+
+class SecretValues:
+    """The secret values this process holds now (tokens, passwords), so that no log line shows them.
+
+    Each holder (a connector's API client, an OAuth flow) replaces what it held before; a holder that is
+    garbage-collected lets go of its values, so the set stays as small as the live connectors."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # several operators (threads) may share a process
+        self._held: weakref.WeakKeyDictionary[object, tuple[str, ...]] = weakref.WeakKeyDictionary()
+        self._values: tuple[str, ...] = ()
+        self._holders = 0  # a change means a holder was collected: compute the values again
+
+    def hold(self, holder: object, values: Iterable[str]) -> None:
+        """Remember the values `holder` holds now, instead of those it held before."""
+        with self._lock:
+            self._held[holder] = tuple(v for v in values if v and len(v) >= 4)
+            self._holders = -1
+
+    def values(self) -> tuple[str, ...]:
+        """Every value held now (never log them)."""
+        with self._lock:
+            if len(self._held) != self._holders:
+                self._values = tuple({v for values in self._held.values() for v in values})
+                self._holders = len(self._held)
+            return self._values
+
+
+KNOWN_SECRETS = SecretValues()
+"""The process-wide registry the log redaction reads (`idlcm.logs`)."""
 
 
 class ConnectorError(Exception):

@@ -44,14 +44,17 @@ class RateLimiter:
         self._bucket_lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Wait for a free slot and a token, then hold the slot for the duration of the block."""
+    async def slot(self) -> AsyncIterator[float]:
+        """Wait for a free slot and a token, then hold the slot for the duration of the block.
+
+        Gives the seconds this request waited."""
         started = self._clock()
         async with self._semaphore:
             await self._take_token()
-            self.waited_seconds += self._clock() - started
+            waited = self._clock() - started
+            self.waited_seconds += waited
             self.admitted += 1
-            yield
+            yield waited
 
     async def _take_token(self) -> None:
         async with self._bucket_lock:  # FIFO: waiters take tokens in arrival order

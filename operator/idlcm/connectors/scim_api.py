@@ -24,10 +24,10 @@ from idlcm.connectors.auth import (
     StaticAuth,
 )
 from idlcm.connectors.base import Capabilities
-from idlcm.connectors.errors import ConnectorError, classify, scrub
+from idlcm.connectors.errors import KNOWN_SECRETS, ConnectorError, classify, scrub
 from idlcm.connectors.ratelimit import RateLimiter
 from idlcm.connectors.scim_errors import is_library_error, translate
-from idlcm.connectors.transport import GuardedTransport, Tls
+from idlcm.connectors.transport import GuardedTransport, RequestObserver, Tls
 
 T = TypeVar("T")
 
@@ -55,6 +55,7 @@ class ScimApi:
         *,
         timeout: float,
         max_response_bytes: int,
+        observe: RequestObserver | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tls = tls
@@ -63,6 +64,9 @@ class ScimApi:
         self.verify = tls.verify()
         self._token_client: httpx2.AsyncClient | None = None
         self.auth = self._build_auth(credentials)
+        KNOWN_SECRETS.hold(self, credentials.secrets())
+        self.observe = observe
+        """Told of every request sent to the app (metrics); None: nobody listens."""
         concurrency = limiter.limit.max_concurrency
         inner = httpx2.AsyncHTTPTransport(
             verify=self.verify,
@@ -72,7 +76,7 @@ class ScimApi:
         self.http = httpx2.AsyncClient(
             base_url=self.base_url,
             auth=self.auth,
-            transport=GuardedTransport(inner, limiter, max_response_bytes),
+            transport=GuardedTransport(inner, limiter, max_response_bytes, observe),
             timeout=self.timeout,
             follow_redirects=False,  # a redirect could carry the credentials to another host
             trust_env=False,

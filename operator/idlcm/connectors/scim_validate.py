@@ -17,6 +17,7 @@ from idlcm.connectors import scim_mapping as mapping
 from idlcm.connectors.base import ACCOUNT_ATTRIBUTES, CheckResult, failed_check
 from idlcm.connectors.errors import ConnectorError, NeedsHumanError, NotFoundError, RetryableError, scrub
 from idlcm.connectors.scim_errors import network_error
+from idlcm.connectors.transport import RequestObserver
 
 if TYPE_CHECKING:
     from idlcm.connectors.scim_api import ScimApi
@@ -99,8 +100,9 @@ async def _authentication(api: ScimApi) -> CheckResult:
 class _ReadOnly(httpx2.BaseTransport):
     """Sends GETs only (answering any other method itself with 405), and notes how the app answered."""
 
-    def __init__(self, inner: httpx2.BaseTransport) -> None:
+    def __init__(self, inner: httpx2.BaseTransport, observe: RequestObserver | None = None) -> None:
         self._inner = inner
+        self._observe = observe
         self.statuses: list[int] = []
         self.broken: list[httpx2.TransportError] = []
 
@@ -111,9 +113,15 @@ class _ReadOnly(httpx2.BaseTransport):
             response = self._inner.handle_request(request)
         except httpx2.TransportError as exc:
             self.broken.append(exc)
+            self._tell(request.method, "error")
             raise
         self.statuses.append(response.status_code)
+        self._tell(request.method, str(response.status_code))
         return response
+
+    def _tell(self, method: str, code: str) -> None:
+        if self._observe is not None:
+            self._observe(method, code, 0.0)  # a few discovery GETs, outside the rate limiter
 
     def close(self) -> None:
         self._inner.close()
@@ -126,7 +134,7 @@ async def _discovery(api: ScimApi) -> CheckResult:
     except ImportError:  # pragma: no cover - a packaging problem
         return CheckResult("discovery", False, "scim2-tester is not installed", "MissingDependency")
 
-    guard = _ReadOnly(httpx2.HTTPTransport(verify=api.verify, retries=0))
+    guard = _ReadOnly(httpx2.HTTPTransport(verify=api.verify, retries=0), api.observe)
 
     def run() -> list[Any]:
         # Its own sync client (scim2-tester replaces the provider); only the "discovery" checks run.
