@@ -207,7 +207,7 @@ class Reconciler:
                 Event.VALIDATION_STARTED, reason="AppValidated", message=f"app {spec.app} validated"
             )
             return report
-        await self._validation_failed(report, reporter, app_level=True)
+        await self._validation_failed(report, target, reporter, app_level=True)
         return None
 
     async def _claim_app(self, obj: Integration, spec: IntegrationSpec) -> str:
@@ -265,9 +265,8 @@ class Reconciler:
             own = {c.name for c in report.checks}
             report = Report((*report.checks, *(c for c in app_report.checks if c.name not in own)))
         if report.outcome != "Passed":
-            await self._validation_failed(report, reporter, app_level=False)
+            await self._validation_failed(report, target, reporter, app_level=False)
             return
-        versions = {name: s.resource_version for name, s in target.secrets.items() if s is not None}
         await self._count_integrations(obj.namespace, target.spec.app)
         await reporter.move(
             Event.VALIDATION_PASSED,
@@ -276,19 +275,28 @@ class Reconciler:
             extra={
                 "validation": _validation_status(report, 1, started),
                 "retry": None,
-                "secretVersions": versions,
+                "secretVersions": _secret_versions(target),
             },
         )
 
-    async def _validation_failed(self, report: Report, reporter: Reporter, *, app_level: bool) -> None:
-        """A failed validation: UnderReview when a human must act, else ValidationFailed and a retry."""
+    async def _validation_failed(
+        self, report: Report, target: Target, reporter: Reporter, *, app_level: bool
+    ) -> None:
+        """A failed validation: UnderReview when a human must act, else ValidationFailed and a retry.
+
+        The Secret versions it used are recorded too: only a newer version of a Secret validates again."""
+        versions = _secret_versions(target)
         scope = "app validation" if app_level else "validation"
         if report.outcome == "NeedsReview":
             await reporter.move(
                 Event.VALIDATION_NEEDS_REVIEW,
                 reason=report.reason,
                 message=f"{scope}: {report.message}",
-                extra={"validation": _validation_status(report, 1), "retry": None},
+                extra={
+                    "validation": _validation_status(report, 1),
+                    "retry": None,
+                    "secretVersions": versions,
+                },
             )
             return
         attempt = _attempt(reporter.status, "Validate")
@@ -301,7 +309,7 @@ class Reconciler:
                 Event.VALIDATION_NEEDS_REVIEW,
                 reason="ValidationRetriesExhausted",
                 message=f"{scope} failed {attempt} times; last: {report.message}",
-                extra={"validation": validation, "retry": None},
+                extra={"validation": validation, "retry": None, "secretVersions": versions},
             )
             return
         await reporter.move(
@@ -309,7 +317,7 @@ class Reconciler:
             reason=report.reason,
             message=f"{scope}: {report.message} (attempt {attempt}/{retry.max_attempts}, "
             f"next at {timestamp(retry.next_retry_at)})",
-            extra={"validation": validation, "retry": retry.to_dict()},
+            extra={"validation": validation, "retry": retry.to_dict(), "secretVersions": versions},
         )
 
     # -- the security operations
@@ -692,6 +700,11 @@ def _plan_status(plan: planning.Plan) -> dict[str, Any]:
         "truncated": plan.action_count > len(items),
         "items": items,
     }
+
+
+def _secret_versions(target: Target) -> dict[str, str]:
+    """The resourceVersion of each Secret a validation read (a missing Secret has none)."""
+    return {name: s.resource_version for name, s in target.secrets.items() if s is not None}
 
 
 def _validation_status(

@@ -127,6 +127,26 @@ async def test_missing_secret_fails_validation_then_retries_until_it_appears(
     assert "retry" not in obj["status"]
 
 
+async def test_a_secret_applied_with_its_integration_is_not_a_change(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    # Applied together (kustomize, Argo CD): the Secret's watch event may arrive after the first
+    # validation has read it. That version is the one validated, so it restarts nothing.
+    await operator(FAST)
+    await cluster.create_secret("acme-token", {"token": "not-the-token"})
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
+
+    review = await cluster.wait_status("crm-sales", "UnderReview")
+    assert review["status"]["reason"] == "InvalidCredentials"
+    assert set(review["status"]["secretVersions"]) == {"acme-token"}
+    await asyncio.sleep(1.0)  # the Secret's events have long been seen
+    assert "SecretChanged" not in {e.reason for e in await cluster.events_for("crm-sales")}
+
+    await cluster.update_secret("acme-token", {"token": scim_app.token})
+    await cluster.wait_status("crm-sales", "UpToDate")
+    assert "SecretChanged" in {e.reason for e in await cluster.events_for("crm-sales")}
+
+
 async def test_repeated_validation_failure_stops_for_review_until_a_human_acts(
     cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
