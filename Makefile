@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 IDLCM := $(BIN)/idlcm
 
-.PHONY: install run test lint fmt typecheck pytest clean
+.PHONY: install run demo test lint fmt typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ install: $(BIN)/python
 # Against the cluster of $KUBECONFIG when set, else an embedded Kubernetes API.
 run:
 	$(IDLCM) run $(if $(KUBECONFIG),,--embedded) $(ARGS)
+
+# The embedded API, a SCIM app, the operator and examples/demo/ in one process; Ctrl-C stops it.
+demo:
+	$(IDLCM) demo $(ARGS)
 
 lint:
 	$(BIN)/ruff check operator tests bench manifests/argocd

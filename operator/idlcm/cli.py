@@ -1,4 +1,4 @@
-"""The `idlcm` command: run the operator, check Integration YAML offline, serve the embedded API."""
+"""The `idlcm` command: run the operator, check Integration YAML offline, serve the embedded API, the demo."""
 
 from __future__ import annotations
 
@@ -10,12 +10,21 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from idlcm import __version__
+
+if TYPE_CHECKING:
+    import kubernetes.client
 
 DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
 DEFAULT_DEV_KUBECONFIG = "idlcm-dev.kubeconfig"
 DEFAULT_METRICS_PORT = 9090
+DEFAULT_DEMO_KUBECONFIG = "idlcm-demo.kubeconfig"
+NO_CLUSTER_HINT = (
+    "To see idlcm at work without a cluster: `idlcm demo` (the embedded API, a SCIM app, the operator and "
+    "examples in one process)."
+)
 
 
 class UsageError(Exception):
@@ -119,6 +128,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(func=_devcluster)
 
+    demo = sub.add_parser(
+        "demo",
+        help="see it work: the embedded API, a SCIM app, the operator and examples, in one process",
+        description="Start the embedded Kubernetes API, a SCIM 2.0 app on 127.0.0.1 and the operator, "
+        "apply the examples of examples/demo/, and show the Integrations as their statuses change. "
+        "Ctrl-C stops it all.",
+    )
+    demo.add_argument("--port", type=int, default=0, help="port of the Kubernetes API (default: free)")
+    demo.add_argument("--scim-port", type=int, default=0, help="port of the SCIM app (default: free)")
+    demo.add_argument("--no-examples", action="store_true", help="apply no example: bring your own")
+    demo.add_argument(
+        "--kubeconfig",
+        default=DEFAULT_DEMO_KUBECONFIG,
+        metavar="PATH",
+        help=f"where to write the kubeconfig for kubectl (default: {DEFAULT_DEMO_KUBECONFIG}; it is kept)",
+    )
+    demo.set_defaults(func=_demo)
+
     crds = sub.add_parser("crds", help="print the CustomResourceDefinitions (e.g. | kubectl apply -f -)")
     crds.set_defaults(func=_crds)
     return parser
@@ -144,6 +171,21 @@ def _devcluster(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(devcluster.run_forever(args.port, Path(args.kubeconfig)))
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from idlcm.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        port=args.port,
+        scim_port=args.scim_port,
+        kubeconfig=Path(args.kubeconfig),
+        examples=not args.no_examples,
+    )
+    try:
+        return run_demo(options)
+    except OSError as e:  # a port in use, the examples not found, the kubeconfig not writable
+        raise UsageError(f"the demo could not start: {e}") from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -194,7 +236,8 @@ async def _run_async(args: argparse.Namespace) -> None:
         try:
             config = operator.cluster_config(args.kubeconfig, args.context)
         except operator.NoClusterError as e:
-            raise UsageError(str(e)) from None
+            raise UsageError(f"{e}\n{NO_CLUSTER_HINT}") from None
+        await asyncio.to_thread(_check_reachable, config)
         await run(config)
         return
 
@@ -211,6 +254,18 @@ async def _run_async(args: argparse.Namespace) -> None:
             flush=True,
         )
         await run(operator.cluster_config(str(path), None))
+
+
+def _check_reachable(config: kubernetes.client.Configuration) -> None:
+    """Fail early and clearly when the configured cluster does not answer at all."""
+    from idlcm.kube import unreachable
+
+    why = unreachable(config)
+    if why is not None:
+        raise UsageError(
+            f"the Kubernetes cluster at {config.host} is not reachable ({why}); check KUBECONFIG or "
+            f"--kubeconfig/--context, or try `idlcm run --embedded` for an embedded API.\n{NO_CLUSTER_HINT}"
+        )
 
 
 if __name__ == "__main__":

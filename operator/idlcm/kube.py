@@ -21,6 +21,24 @@ class ConflictError(Exception):
     """The object changed since it was read (HTTP 409)."""
 
 
+def unreachable(config: kubernetes.client.Configuration) -> str | None:
+    """Why the cluster does not answer at all (e.g. 'ConnectionRefusedError'), or None when it does.
+
+    It asks GET /version, which every client may read (no RBAC grant needed); any HTTP answer, 401 and
+    403 included, means a cluster is there, and the operator's own calls say more.
+    """
+    import urllib3
+
+    with kubernetes.client.ApiClient(config) as api:
+        try:
+            kubernetes.client.VersionApi(api).get_code(_request_timeout=10)
+        except ApiException:
+            return None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            return type(e).__name__
+    return None
+
+
 class Kube:
     """Reads and writes of Integrations, ExternalApps and Secrets in one cluster."""
 

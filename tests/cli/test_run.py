@@ -56,6 +56,35 @@ def test_run_without_a_cluster_says_so_and_points_at_the_embedded_api(tmp_path: 
     assert result.returncode == 1
     assert "no Kubernetes cluster configured" in result.stderr
     assert "--embedded" in result.stderr
+    assert "`idlcm demo`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_against_a_cluster_that_does_not_answer_says_so(tmp_path: Path, unused_port: int) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{unused_port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    result = subprocess.run(
+        [*IDLCM, "run", "--kubeconfig", str(kubeconfig), "--liveness", "off"],
+        env=_env_without_cluster(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"the Kubernetes cluster at http://127.0.0.1:{unused_port} is not reachable" in result.stderr
+    assert "`idlcm demo`" in result.stderr
     assert "Traceback" not in result.stderr
 
 

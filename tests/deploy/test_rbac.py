@@ -116,7 +116,9 @@ def test_the_kube_client_calls_are_the_reviewed_ones() -> None:
 
 
 def test_the_operator_code_uses_no_other_api_client() -> None:
-    sources = [p for p in (ROOT / "operator" / "idlcm").rglob("*.py") if "devcluster" not in p.parts]
+    # devcluster and demo are clients of their own embedded API, never of a cluster the operator runs in.
+    own_api = {"devcluster", "demo"}
+    sources = [p for p in (ROOT / "operator" / "idlcm").rglob("*.py") if not own_api & set(p.parts)]
     users = sorted(
         str(p.relative_to(ROOT))
         for p in sources
