@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -176,6 +177,12 @@ def test_the_demo_shows_every_documented_outcome_to_kubectl_and_stops_cleanly_on
     assert contractors["accounts"]["summary"] == "8/8"  # nothing was deprovisioned
     assert "more than deprovision.maxDeletions=3" in contractors["message"]
     assert "HTTP 401" in found["hr-portal"]["status"]["message"]
+
+    # `kubectl describe` shows the conditions and the Events the operator posted.
+    described = demo.kubectl("describe", "integration", "hr-portal")
+    assert re.search(r"^\s+Type:\s+Stalled$", described, re.MULTILINE), described
+    events = described[described.index("\nEvents:") :]
+    assert re.search(r"Warning\s+InvalidCredentials\s+", events), events
 
     # The output says how to use kubectl, and shows the states move.
     out = demo.output
