@@ -54,6 +54,7 @@ def build_registry(options: Settings) -> kopf.OperatorRegistry:
 
     @kopf.on.cleanup(registry=registry)
     async def close(memo: kopf.Memo, **_: Any) -> None:
+        await memo.reconciler.aclose()
         await memo.connectors.aclose()
         memo.api_client.close()  # its keep-alive connections would hold up the API server's shutdown
 

@@ -22,6 +22,7 @@ import pydantic
 from idlcm import backoff, logs, operations, states
 from idlcm import plan as planning
 from idlcm.api.spec import IntegrationSpec
+from idlcm.appcounts import AppCounter
 from idlcm.connectors.base import Account, Connector
 from idlcm.connectors.errors import ConnectorError, NeedsHumanError
 from idlcm.crds import GROUP, VERSION
@@ -79,6 +80,7 @@ class Reconciler:
         self._locks: dict[str, asyncio.Lock] = {}
         # The status we last wrote, per uid: fresher than the body kopf hands to the next handler.
         self._written: dict[str, dict[str, Any]] = {}
+        self.app_counts = AppCounter(kube)
 
     async def reconcile(self, obj: Integration, trigger: Trigger, post_event: EventPoster) -> None:
         """Advance the Integration as far as it can go now; time-based work waits for a later TICK."""
@@ -110,6 +112,10 @@ class Reconciler:
                     await self._story(obj, trigger, reporter)
             finally:
                 self._written[obj.uid] = dict(reporter.status)
+
+    async def aclose(self) -> None:
+        """Stop the background work (at shutdown)."""
+        await self.app_counts.aclose()
 
     def forget(self, uid: str) -> None:
         """Drop what is kept in memory for an Integration that is gone."""
@@ -200,7 +206,7 @@ class Reconciler:
         if report.outcome == "Passed":
             app_status["validatedAt"] = timestamp(now())
         await self.kube.patch_app_status(obj.namespace, spec.app, app_status)
-        await self._count_integrations(obj.namespace, spec.app)
+        self.app_counts.request(obj.namespace, spec.app)
 
         if report.outcome == "Passed":
             await reporter.move(
@@ -267,7 +273,7 @@ class Reconciler:
         if report.outcome != "Passed":
             await self._validation_failed(report, target, reporter, app_level=False)
             return
-        await self._count_integrations(obj.namespace, target.spec.app)
+        self.app_counts.request(obj.namespace, target.spec.app)
         await reporter.move(
             Event.VALIDATION_PASSED,
             reason=report.reason,
@@ -578,7 +584,7 @@ class Reconciler:
                     app_name,
                     {"state": "Pending", "message": f"validation through {obj.name} abandoned"},
                 )
-            await self._count_integrations(obj.namespace, app_name, leaving=obj.uid)
+            self.app_counts.request(obj.namespace, app_name)
         return left
 
     async def _deprovision_counted(self, obj: Integration) -> list[str]:
@@ -614,16 +620,6 @@ class Reconciler:
     async def _target(self, obj: Integration, spec: IntegrationSpec) -> Target:
         secrets = {name: await self.kube.read_secret(obj.namespace, name) for name in spec.secret_names()}
         return Target(namespace=obj.namespace, name=obj.name, spec=spec, secrets=secrets)
-
-    async def _count_integrations(self, namespace: str, app: str, *, leaving: str | None = None) -> None:
-        names = sorted(
-            i["metadata"]["name"]
-            for i in await self.kube.list_integrations(namespace)
-            if (i.get("spec") or {}).get("app") == app and i["metadata"].get("uid") != leaving
-        )
-        await self.kube.patch_app_status(
-            namespace, app, {"integrations": len(names), "integrationNames": names[:100]}
-        )
 
 
 _WRITES = ("created", "updated", "adopted", "deactivated", "deleted")
