@@ -19,7 +19,7 @@ from idlcm.connectors.base import Connector
 from idlcm.connectors.errors import NeedsHumanError, RetryableError
 from idlcm.connectors.ratelimit import RateLimit
 from idlcm.connectors.scim import ScimConnector
-from idlcm.connectors.transport import RequestObserver, Tls
+from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
 from idlcm.kube import Secret
 
 if TYPE_CHECKING:
@@ -34,9 +34,14 @@ class ConnectorPool:
     """One connector per Integration (namespace/name), reused while its connector spec and Secrets stay."""
 
     def __init__(
-        self, *, timeout: float = 30.0, observer: Callable[[str, str], RequestObserver] | None = None
+        self,
+        *,
+        timeout: float = 30.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        observer: Callable[[str, str], RequestObserver] | None = None,
     ) -> None:
         self._timeout = timeout
+        self._max_response_bytes = max_response_bytes
         self._observer = observer  # (namespace, app) -> what each connector tells of its requests (metrics)
         self._entries: dict[tuple[str, str], tuple[str, Connector]] = {}
         self._retired: list[Connector] = []
@@ -52,7 +57,12 @@ class ConnectorPool:
             return kept[1]
         observe = self._observer(target.namespace, target.spec.app) if self._observer else None
         connector = build(
-            target.namespace, target.spec, target.secrets, timeout=self._timeout, observe=observe
+            target.namespace,
+            target.spec,
+            target.secrets,
+            timeout=self._timeout,
+            max_response_bytes=self._max_response_bytes,
+            observe=observe,
         )
         if kept is not None:
             self._retire(kept[1])
@@ -92,6 +102,7 @@ def build(
     secrets: Mapping[str, Secret | None],
     *,
     timeout: float = 30.0,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     observe: RequestObserver | None = None,
 ) -> Connector:
     """A new connector from the Integration's spec and the Secrets of its namespace (name -> Secret)."""
@@ -131,7 +142,15 @@ def build(
     except ValueError as exc:
         raise NeedsHumanError(f"spec.connector.scim.rateLimit: {exc}", problem_class="InvalidSpec") from None
     try:
-        return ScimConnector(scim.base_url, credentials, tls, limit, timeout=timeout, observe=observe)
+        return ScimConnector(
+            scim.base_url,
+            credentials,
+            tls,
+            limit,
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+            observe=observe,
+        )
     except httpx2.InvalidURL:
         raise NeedsHumanError(
             "spec.connector.scim.baseURL is not a valid URL", problem_class="InvalidURL"

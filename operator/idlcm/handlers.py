@@ -47,7 +47,11 @@ def build_registry(options: Settings) -> kopf.OperatorRegistry:
         # Our own Events tell the story; kopf's chatter stays in the logs.
         settings.posting.level = logging.WARNING
         memo.api_client = kubernetes.client.ApiClient(memo.kube_config)
-        memo.connectors = ConnectorPool(observer=memo.metrics.outbound)
+        memo.connectors = ConnectorPool(
+            timeout=memo.settings.request_timeout,
+            max_response_bytes=memo.settings.max_response_bytes,
+            observer=memo.metrics.outbound,
+        )
         validator: Validator = memo.validator or _default_validator(memo.connectors)
         kube = Kube(memo.api_client, field_validation=memo.settings.field_validation)
         memo.reconciler = Reconciler(kube, validator, memo.connectors, memo.settings, memo.metrics)

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 
 from idlcm.backoff import BackoffPolicy
+from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES
 
 GROUP = "idlcm.io"
 FINALIZER = f"{GROUP}/finalizer"
@@ -41,6 +42,12 @@ class Settings:
     seed: int | None = None
     """Seed of the backoff jitter; None draws from the system (tests set it for determinism)."""
 
+    request_timeout: float = 30.0
+    """Seconds an app has to answer one request (connect, send, each read); a slower answer is retried."""
+
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    """The largest answer read from an app; a larger one fails the request (InvalidResponse)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Defaults, overridden by `IDLCM_*` variables (e.g. `IDLCM_OPERATION_BACKOFF_BASE=1`)."""
@@ -65,4 +72,6 @@ class Settings:
             field_validation=env.get("IDLCM_FIELD_VALIDATION", defaults.field_validation),
             tick=float(env.get("IDLCM_TICK", defaults.tick)),
             seed=int(seed) if seed else None,
+            request_timeout=float(env.get("IDLCM_REQUEST_TIMEOUT", defaults.request_timeout)),
+            max_response_bytes=int(env.get("IDLCM_MAX_RESPONSE_BYTES", defaults.max_response_bytes)),
         )

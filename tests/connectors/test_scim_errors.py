@@ -13,7 +13,7 @@ from idlcm.connectors import (
     RetryableError,
     classify,
 )
-from idlcm.connectors.errors import parse_retry_after, scrub
+from idlcm.connectors.errors import MAX_RETRY_AFTER, parse_retry_after, scrub
 
 
 @pytest.mark.parametrize(
@@ -86,6 +86,12 @@ def test_retry_after_seconds_and_dates() -> None:
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
     assert parse_retry_after("") is None
+
+
+def test_retry_after_is_capped_so_a_hostile_app_cannot_stall_or_crash_the_operator() -> None:
+    assert parse_retry_after("99999999999999999999") == MAX_RETRY_AFTER
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT") == MAX_RETRY_AFTER
+    assert parse_retry_after("\u0661\u0662") is None  # digits, but not ASCII ones
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from idlcm.connectors import (
     BearerAuth,
     ConnectorError,
     NeedsHumanError,
+    OAuth2ClientCredentials,
     PermanentError,
     RetryableError,
     ScimConnector,
@@ -144,6 +145,42 @@ async def test_oversized_answer_is_refused(scim_app: ScimApp) -> None:
             [a async for a in connector.list_accounts()]
     finally:
         await connector.aclose()
+
+
+async def test_announced_oversized_answer_is_refused_before_reading(scim_app: ScimApp) -> None:
+    connector = _connector(scim_app, max_response_bytes=4000)
+    try:
+        await connector.capabilities()
+        scim_app.faults.arm(200, body=b" " * 5000, path_prefix="/Users")
+        with pytest.raises(NeedsHumanError, match="GET /v2/Users: the app's answer exceeds 4000 bytes"):
+            await connector.find_account(user_name="alice")
+    finally:
+        await connector.aclose()
+
+
+async def test_oversized_discovery_answer_fails_the_check(scim_app: ScimApp) -> None:
+    connector = _connector(scim_app, max_response_bytes=100_000)
+    try:
+        scim_app.faults.arm(200, body=b" " * 200_000, times=None, path_prefix="/Schemas/")
+        results = {r.name: r for r in await connector.validate()}
+    finally:
+        await connector.aclose()
+    assert not results["discovery"].passed
+    assert "exceeds 100000 bytes" in results["discovery"].message
+
+
+async def test_oversized_token_answer_is_refused(scim_app: ScimApp) -> None:
+    credentials = OAuth2ClientCredentials(
+        scim_app.token_url, scim_app.oauth.client_id, scim_app.oauth.client_secret
+    )
+    connector = ScimConnector(scim_app.base_url, credentials, Tls(insecure=True), max_response_bytes=4000)
+    try:
+        scim_app.faults.arm(200, body=b" " * 5000, content_type="application/json", path_prefix="/oauth")
+        with pytest.raises(NeedsHumanError, match="exceeds 4000 bytes") as caught:
+            await connector.find_account(user_name="alice")
+    finally:
+        await connector.aclose()
+    assert caught.value.problem_class == "InvalidResponse"
 
 
 async def test_bad_token_needs_a_human(scim_app: ScimApp) -> None:

@@ -2,7 +2,9 @@
 
 import asyncio
 
-from idlcm.connectors import BearerAuth, RateLimit, RateLimiter, ScimConnector, Tls
+import pytest
+
+from idlcm.connectors import BearerAuth, RateLimit, RateLimiter, RetryableError, ScimConnector, Tls
 from scimapp import ScimApp
 
 
@@ -70,3 +72,63 @@ async def test_rate_is_honoured_against_the_app(scim_app: ScimApp) -> None:
     finally:
         await connector.aclose()
     assert 0.45 < elapsed < 2.0  # 20 at once, then 10 more at 20/s
+
+
+async def test_a_pause_holds_every_request_then_lets_them_go() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(RateLimit(1000, 4), clock=fake.clock, sleep=fake.sleep)
+    limiter.pause(3.0)
+    admitted: list[float] = []
+
+    async def request() -> None:
+        async with limiter.slot():
+            admitted.append(fake.now)
+
+    await asyncio.gather(*(request() for _ in range(3)))
+    assert min(admitted) >= 3.0
+
+
+async def test_a_pause_longer_than_the_wait_limit_fails_at_once() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(RateLimit(1000, 4), clock=fake.clock, sleep=fake.sleep, max_pause_wait=30)
+    limiter.pause(600.0)
+    with pytest.raises(RetryableError, match="not sent") as caught:
+        async with limiter.slot():
+            pass
+    assert caught.value.retry_after == 600.0
+    assert fake.now == 0.0
+
+
+async def _ask_twice_after_a_429(scim_app: ScimApp, retry_after: int) -> RetryableError | None:
+    """Look an account up twice, the first answered 429 with this Retry-After: the second one's error."""
+    connector = ScimConnector(
+        scim_app.base_url, BearerAuth(scim_app.token), Tls(insecure=True), RateLimit(1000, 4)
+    )
+    try:
+        await connector.capabilities()
+        scim_app.faults.arm(429, retry_after=retry_after, path_prefix="/Users")
+        with pytest.raises(RetryableError):
+            await connector.find_account(user_name="alice")
+        try:
+            await connector.find_account(user_name="bob")
+        except RetryableError as exc:
+            return exc
+        return None
+    finally:
+        await connector.aclose()
+
+
+async def test_retry_after_pauses_the_next_request_to_the_app(scim_app: ScimApp) -> None:
+    assert await _ask_twice_after_a_429(scim_app, retry_after=1) is None
+    refused, after = scim_app.requests.select("GET", "/v2/Users")
+    assert refused.status == 429
+    assert after.time - refused.time >= 1.0
+
+
+async def test_a_long_retry_after_sends_nothing_more(scim_app: ScimApp) -> None:
+    error = await _ask_twice_after_a_429(scim_app, retry_after=600)
+    assert error is not None
+    assert "not sent" in error.message
+    assert error.retry_after is not None
+    assert error.retry_after > 590
+    assert len(scim_app.requests.select("GET", "/v2/Users")) == 1

@@ -25,6 +25,8 @@ _SECRET_PATTERNS = (
     ),
 )
 REDACTED = "***"
+MAX_RETRY_AFTER = 3600.0
+"""The longest Retry-After believed, in seconds: an app asking for more is retried after an hour anyway."""
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
@@ -121,19 +123,20 @@ class PreconditionFailedError(RetryableError):
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None if absent or invalid."""
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), at most MAX_RETRY_AFTER;
+    None if absent or invalid."""
     if value is None or not value.strip():
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
         return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+    return min(max(0.0, moment.timestamp() - (time.time() if now is None else now)), MAX_RETRY_AFTER)
 
 
 def classify(

@@ -1,4 +1,5 @@
-"""Outbound limits towards one app: requests per second (token bucket) and requests in flight (semaphore)."""
+"""Outbound limits towards one app: requests per second (token bucket), requests in flight (semaphore), and
+the pauses the app asks for (Retry-After)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+from idlcm.connectors.errors import RetryableError
+
+MAX_PAUSE_WAIT = 30.0
+"""The longest a request waits out a pause the app asked for; past that it fails at once (and the operation
+is retried no sooner than the pause ends), so that no reconcile hangs on a long Retry-After."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_pause_wait: float = MAX_PAUSE_WAIT,
     ) -> None:
         self.limit = limit
         self.waited_seconds = 0.0
@@ -42,19 +50,35 @@ class RateLimiter:
         self._refilled_at = clock()
         self._semaphore = asyncio.Semaphore(limit.max_concurrency)
         self._bucket_lock = asyncio.Lock()
+        self._paused_until = float("-inf")
+        self._max_pause_wait = max_pause_wait
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for `seconds` from now: the app asked for it (429 or 503 with Retry-After)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[float]:
         """Wait for a free slot and a token, then hold the slot for the duration of the block.
 
-        Gives the seconds this request waited."""
+        Gives the seconds this request waited. Raises `RetryableError` (not sent) when the app asked for a
+        pause longer than `max_pause_wait`."""
         started = self._clock()
         async with self._semaphore:
             await self._take_token()
+            await self._wait_out_pause()  # last, so that a pause set meanwhile still holds this request
             waited = self._clock() - started
             self.waited_seconds += waited
             self.admitted += 1
             yield waited
+
+    async def _wait_out_pause(self) -> None:
+        while (left := self._paused_until - self._clock()) > 0:
+            if left > self._max_pause_wait:
+                raise RetryableError(
+                    f"not sent: the app asked for a pause of {left:.0f}s (Retry-After)", retry_after=left
+                )
+            await self._sleep(left)
 
     async def _take_token(self) -> None:
         async with self._bucket_lock:  # FIFO: waiters take tokens in arrival order

@@ -25,7 +25,7 @@ from idlcm.connectors.auth import (
 )
 from idlcm.connectors.base import Capabilities
 from idlcm.connectors.errors import KNOWN_SECRETS, ConnectorError, classify, scrub
-from idlcm.connectors.ratelimit import RateLimiter
+from idlcm.connectors.ratelimit import RateLimit, RateLimiter
 from idlcm.connectors.scim_errors import is_library_error, translate
 from idlcm.connectors.transport import GuardedTransport, RequestObserver, Tls
 
@@ -61,6 +61,7 @@ class ScimApi:
         self.tls = tls
         self.credentials = credentials
         self.timeout = httpx2.Timeout(timeout)
+        self.max_response_bytes = max_response_bytes
         self.verify = tls.verify()
         self._token_client: httpx2.AsyncClient | None = None
         self.auth = self._build_auth(credentials)
@@ -92,8 +93,13 @@ class ScimApi:
         if isinstance(credentials, BasicAuth):
             return StaticAuth(credentials.header())
         if isinstance(credentials, OAuth2ClientCredentials):
+            token_transport = GuardedTransport(
+                httpx2.AsyncHTTPTransport(verify=self.verify, retries=0),
+                RateLimiter(RateLimit(requests_per_second=5.0, max_concurrency=1)),  # one token at a time
+                self.max_response_bytes,
+            )
             self._token_client = httpx2.AsyncClient(
-                verify=self.verify, timeout=self.timeout, follow_redirects=False, trust_env=False
+                transport=token_transport, timeout=self.timeout, follow_redirects=False, trust_env=False
             )
             return OAuth2Flow(credentials, self._token_client)
         raise TypeError(f"unsupported credentials: {type(credentials).__name__}")

@@ -17,7 +17,7 @@ from idlcm.connectors import scim_mapping as mapping
 from idlcm.connectors.base import ACCOUNT_ATTRIBUTES, CheckResult, failed_check
 from idlcm.connectors.errors import ConnectorError, NeedsHumanError, NotFoundError, RetryableError, scrub
 from idlcm.connectors.scim_errors import network_error
-from idlcm.connectors.transport import RequestObserver
+from idlcm.connectors.transport import RequestObserver, read_capped
 
 if TYPE_CHECKING:
     from idlcm.connectors.scim_api import ScimApi
@@ -98,10 +98,14 @@ async def _authentication(api: ScimApi) -> CheckResult:
 
 
 class _ReadOnly(httpx2.BaseTransport):
-    """Sends GETs only (answering any other method itself with 405), and notes how the app answered."""
+    """Sends GETs only (answering any other method itself with 405), reads at most `max_response_bytes` of
+    each answer, and notes how the app answered."""
 
-    def __init__(self, inner: httpx2.BaseTransport, observe: RequestObserver | None = None) -> None:
+    def __init__(
+        self, inner: httpx2.BaseTransport, max_response_bytes: int, observe: RequestObserver | None = None
+    ) -> None:
         self._inner = inner
+        self._max = max_response_bytes
         self._observe = observe
         self.statuses: list[int] = []
         self.broken: list[httpx2.TransportError] = []
@@ -110,7 +114,7 @@ class _ReadOnly(httpx2.BaseTransport):
         if request.method != "GET":
             return httpx2.Response(405, request=request)
         try:
-            response = self._inner.handle_request(request)
+            response = read_capped(request, self._inner.handle_request(request), self._max)
         except httpx2.TransportError as exc:
             self.broken.append(exc)
             self._tell(request.method, "error")
@@ -134,7 +138,7 @@ async def _discovery(api: ScimApi) -> CheckResult:
     except ImportError:  # pragma: no cover - a packaging problem
         return CheckResult("discovery", False, "scim2-tester is not installed", "MissingDependency")
 
-    guard = _ReadOnly(httpx2.HTTPTransport(verify=api.verify, retries=0), api.observe)
+    guard = _ReadOnly(httpx2.HTTPTransport(verify=api.verify, retries=0), api.max_response_bytes, api.observe)
 
     def run() -> list[Any]:
         # Its own sync client (scim2-tester replaces the provider); only the "discovery" checks run.

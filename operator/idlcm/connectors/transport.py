@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from idlcm.connectors.errors import NeedsHumanError
+from idlcm.connectors.errors import NeedsHumanError, parse_retry_after
 from idlcm.connectors.ratelimit import RateLimiter
 
-# Large enough for a page of 1,000 users or a bulk response, small enough to refuse a runaway answer.
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# About ten times a page of 1,000 users with every mapped attribute (~0.85 MB from scim2-server), small
+# enough that a runaway or hostile answer cannot exhaust the operator's memory (one per request in flight).
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+# The statuses whose Retry-After pauses every request to the app, not only the one refused.
+_PAUSING = frozenset({429, 503})
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,68 @@ def _ignore(method: str, code: str, waited: float) -> None:
     pass
 
 
+class CappedBody:
+    """Collects an answer's body, refusing (InvalidResponse) one past the cap before reading further."""
+
+    def __init__(self, request: httpx2.Request, response: httpx2.Response, limit: int) -> None:
+        self._request = request
+        self._response = response
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+        declared = response.headers.get("Content-Length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise self._too_large()
+
+    def add(self, chunk: bytes) -> None:
+        """Take one more chunk of the body."""
+        self._size += len(chunk)
+        if self._size > self._limit:
+            raise self._too_large()
+        self._chunks.append(chunk)
+
+    def response(self) -> httpx2.Response:
+        """The answer, with the whole body read."""
+        r = self._response
+        content = b"".join(self._chunks)
+        return httpx2.Response(
+            r.status_code, headers=r.headers, content=content, extensions=r.extensions, request=self._request
+        )
+
+    def _too_large(self) -> NeedsHumanError:
+        return NeedsHumanError(
+            f"{self._request.method} {self._request.url.path}: the app's answer exceeds {self._limit} bytes, "
+            "the most idlcm reads (IDLCM_MAX_RESPONSE_BYTES); not read further",
+            problem_class="InvalidResponse",
+            status=self._response.status_code,
+        )
+
+
+def read_capped(request: httpx2.Request, response: httpx2.Response, limit: int) -> httpx2.Response:
+    """The answer with its whole body read, at most `limit` bytes (synchronous transports)."""
+    try:
+        body = CappedBody(request, response, limit)
+        for chunk in response.stream:  # type: ignore[union-attr]
+            body.add(chunk)
+    finally:
+        response.close()
+    return body.response()
+
+
+async def aread_capped(request: httpx2.Request, response: httpx2.Response, limit: int) -> httpx2.Response:
+    """The answer with its whole body read, at most `limit` bytes."""
+    try:
+        body = CappedBody(request, response, limit)
+        async for chunk in response.stream:  # type: ignore[union-attr]
+            body.add(chunk)
+    finally:
+        await response.aclose()
+    return body.response()
+
+
 class GuardedTransport(httpx2.AsyncBaseTransport):
-    """Admits each request through the rate limiter and reads the whole answer, refusing one past the cap."""
+    """Admits each request through the rate limiter and reads the whole answer, refusing one past the cap;
+    a 429 or 503 with Retry-After pauses every request to the app for that long."""
 
     def __init__(
         self,
@@ -65,31 +128,21 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
             code = "error"  # until a whole answer arrived: refused, timed out, dropped mid-way
             try:
                 response = await self._inner.handle_async_request(request)
-                chunks: list[bytes] = []
-                size = 0
+                if response.status_code in _PAUSING:
+                    pause = parse_retry_after(response.headers.get("Retry-After"))
+                    if pause:
+                        self._limiter.pause(pause)
                 try:
-                    async for chunk in response.stream:  # type: ignore[union-attr]
-                        size += len(chunk)
-                        if size > self._max:
-                            code = str(response.status_code)
-                            raise NeedsHumanError(
-                                f"the app's answer exceeds {self._max} bytes", problem_class="InvalidResponse"
-                            )
-                        chunks.append(chunk)
-                finally:
-                    await response.aclose()
+                    answer = await aread_capped(request, response, self._max)
+                except NeedsHumanError:
+                    code = str(response.status_code)  # too large: a whole answer came, under its status
+                    raise
                 code = str(response.status_code)
             except Exception:  # a cancellation (the operator stops) is not the app's doing: not counted
                 self._observe(request.method, code, waited)
                 raise
             self._observe(request.method, code, waited)
-        return httpx2.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            content=b"".join(chunks),
-            extensions=response.extensions,
-            request=request,
-        )
+        return answer
 
     async def aclose(self) -> None:
         await self._inner.aclose()
