@@ -12,6 +12,7 @@ import base64
 import collections
 import contextlib
 import json
+import random
 import secrets
 import shutil
 import socket
@@ -77,12 +78,50 @@ class Fault:
         return path.startswith(self.path_prefix) and (self.methods is None or method in self.methods)
 
 
+FAULT_KINDS = ("429", "503", "500", "slow", "drop")
+"""The kinds of fault a `FaultMix` draws from: throttled (with Retry-After), unavailable, server error, an
+answer slower than the client waits (the request is handled after the delay), connection closed unanswered."""
+
+
+@dataclass
+class FaultMix:
+    """A share of the requests, drawn at random from a seeded generator, answered with a fault."""
+
+    rate: float
+    seed: int
+    kinds: tuple[str, ...] = FAULT_KINDS
+    retry_after: int = 1
+    slow: float = 1.0
+    path_prefix: str = ""
+    injected: collections.Counter[str] = field(default_factory=collections.Counter)
+    passed: int = 0
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def draw(self, method: str, path: str) -> Fault | None:
+        """The fault for one request, or None (counted in `injected` / `passed`)."""
+        if not path.startswith(self.path_prefix) or self._random.random() >= self.rate:
+            self.passed += 1
+            return None
+        kind = self._random.choice(self.kinds)
+        self.injected[kind] += 1
+        if kind == "slow":
+            return Fault(delay=self.slow, detail=kind)
+        if kind == "drop":
+            return Fault(drop=True, detail=kind)
+        status = int(kind)
+        retry_after = str(self.retry_after) if status == 429 else None
+        return Fault(status=status, retry_after=retry_after, detail=f"injected {kind}")
+
+
 class Faults:
-    """The faults armed for the current test; thread-safe, consumed in arming order."""
+    """The faults armed for the current test; thread-safe, consumed in arming order, then a random mix."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._armed: list[Fault] = []
+        self._mix: FaultMix | None = None
 
     def arm(
         self,
@@ -125,8 +164,16 @@ class Faults:
             self._armed.append(fault)
         return fault
 
+    def mix(self, rate: float, *, seed: int, **options: Any) -> FaultMix:
+        """From now on, answer a share `rate` of the requests that no armed fault matches with a fault drawn
+        at random (options: those of `FaultMix`); returns the mix, which counts what it injected."""
+        mix = FaultMix(rate, seed, **options)
+        with self._lock:
+            self._mix = mix
+        return mix
+
     def take(self, method: str, path: str) -> Fault | None:
-        """Return (and consume one use of) the first fault matching a request."""
+        """Return (and consume one use of) the first fault matching a request, else one the mix draws."""
         with self._lock:
             for fault in self._armed:
                 if fault.matches(method, path):
@@ -135,12 +182,13 @@ class Faults:
                         if fault.times <= 0:
                             self._armed.remove(fault)
                     return fault
-        return None
+            return self._mix.draw(method, path) if self._mix is not None else None
 
     def clear(self) -> None:
-        """Disarm every fault."""
+        """Disarm every fault, and the mix."""
         with self._lock:
             self._armed.clear()
+            self._mix = None
 
 
 @dataclass(frozen=True)
@@ -551,7 +599,9 @@ class _ServerThread:
     """uvicorn serving a ScimApp on a free loopback port, in a daemon thread."""
 
     def __init__(self, app: ScimApp, certificates: ServerCertificates | None = None) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that name it; without, each answer's body
+        # waited ~40 ms behind its headers (Nagle's algorithm and the client's delayed ACK).
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((app.host, 0))
         app.port = self.sock.getsockname()[1]

@@ -96,7 +96,9 @@ class _BearerApp(ASGIApplication):
 def serve_in_thread(port: int = 0) -> Iterator[ScimApp]:
     """Serve a fresh SCIM app on 127.0.0.1 (a free port by default) in a thread; stop it and free the port."""
     token = "demo-" + secrets.token_urlsafe(18)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that name it; without, each answer's body
+    # waited ~40 ms behind its headers (Nagle's algorithm and the client's delayed ACK).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((HOST, port))
