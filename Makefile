@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 IDLCM := $(BIN)/idlcm
 
-.PHONY: install run demo test lint fmt typecheck pytest clean
+.PHONY: install run demo test lint fmt typecheck pytest soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ pytest:
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: install lint typecheck pytest
+
+# The long reliability runs (issue 7; not part of `test`, nor CI): thousands of accounts, many crash points.
+# Each prints its figures (kill points, duplicates, missing, time to converge).
+soak: install
+	IDLCM_SOAK=1 $(BIN)/pytest -m soak -s -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
