@@ -92,8 +92,9 @@ def build_registry(options: Settings) -> kopf.OperatorRegistry:
     async def tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await _reconcile(memo, body, Trigger.TICK)
 
+    # async: kopf would run a plain function in its thread pool, on every event of every Integration.
     @kopf.index(*resource, id="references", registry=registry)
-    def references(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[RefKey, str]:
+    async def references(namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[RefKey, str]:
         """(kind, namespace, name) of every Secret and ConfigMap an Integration reads -> the Integration."""
         keys: dict[RefKey, str] = {}
         namespace = namespace or ""

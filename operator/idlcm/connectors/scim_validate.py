@@ -7,15 +7,22 @@ method but GET itself (405) instead of sending it to the app.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx2
-from scim2_models import Attribute, ListResponse, Mutability, ResourceType, Schema, SearchRequest
+from scim2_models import ListResponse, ResourceType, Schema, SearchRequest
 
 from idlcm.connectors import scim_mapping as mapping
 from idlcm.connectors.base import ACCOUNT_ATTRIBUTES, CheckResult, failed_check
-from idlcm.connectors.errors import ConnectorError, NeedsHumanError, NotFoundError, RetryableError, scrub
+from idlcm.connectors.errors import (
+    ConnectorError,
+    NeedsHumanError,
+    NotFoundError,
+    RetryableError,
+    classify,
+    scrub,
+)
 from idlcm.connectors.scim_errors import network_error
 from idlcm.connectors.transport import RequestObserver, read_capped
 
@@ -226,14 +233,19 @@ async def _schema_and_capabilities(api: ScimApi, wanted: frozenset[str]) -> list
     return [schema, CheckResult("capabilities", True, f"{flags}; page size {capabilities.max_results}")]
 
 
-async def _schemas(api: ScimApi) -> dict[str, Schema] | None:
-    """The schemas the app publishes, by URN; None when it has no /Schemas endpoint."""
+async def _schemas(api: ScimApi) -> dict[str, Mapping[str, Any]] | None:
+    """The schemas the app publishes, by URN, as the JSON it sent; None when it has no /Schemas endpoint.
+
+    Plain JSON: the check reads a few names and flags, and building the scim2-models objects of every schema
+    cost more than the rest of an Integration's validation (each Integration reads them)."""
     try:
-        listing = await api.call("read Schemas", api.client.query(Schema))
+        listing = await api.call("read Schemas", api.client.query(Schema, check_response_payload=False))
     except NotFoundError:
         return None
-    resources = (listing.resources or []) if isinstance(listing, ListResponse) else []
-    return {str(s.id): s for s in resources if isinstance(s, Schema) and s.id}
+    resources = listing.get("Resources", []) if isinstance(listing, dict) else None
+    if not isinstance(resources, list):
+        raise classify(200, detail="read Schemas:")
+    return {str(s["id"]): s for s in resources if isinstance(s, dict) and s.get("id")}
 
 
 def _missing_endpoints(served: Mapping[str, ResourceType], wanted: Collection[str]) -> list[str]:
@@ -250,7 +262,7 @@ def _missing_endpoints(served: Mapping[str, ResourceType], wanted: Collection[st
 
 
 def _attribute_problems(
-    schemas: Mapping[str, Schema], wanted: Collection[str]
+    schemas: Mapping[str, Mapping[str, Any]], wanted: Collection[str]
 ) -> tuple[list[str], list[str]]:
     """(the SCIM names of the attributes checked, what is wrong with them)."""
     labels: list[str] = []
@@ -264,24 +276,29 @@ def _attribute_problems(
         if schema is None:
             continue  # not published (a missing extension or /Groups is reported above)
         labels.append(label)
-        parent = _find(schema.attributes, name)
-        found = _find(parent.sub_attributes, sub) if parent is not None and sub else parent
+        parent = _find(schema.get("attributes"), name)
+        found = _find(parent.get("subAttributes"), sub) if parent is not None and sub else parent
         if found is None:
-            problems.append(f"{label} does not exist in {schema.name or urn}")
+            problems.append(f"{label} does not exist in {schema.get('name') or urn}")
             continue
         for part in (parent, found):
-            mutability = part.mutability if part is not None else None
-            if mutability == Mutability.read_only or (
-                mutability == Mutability.immutable and attribute not in _SET_ONCE
+            mutability = str((part or {}).get("mutability") or "")
+            if mutability.lower() == "readonly" or (
+                mutability.lower() == "immutable" and attribute not in _SET_ONCE
             ):
-                problems.append(f"{label} is {mutability.value}: idlcm cannot write it")
+                problems.append(f"{label} is {mutability}: idlcm cannot write it")
                 break
     return labels, problems
 
 
-def _find(attributes: Iterable[Attribute] | None, name: str) -> Attribute | None:
+def _find(attributes: object, name: str) -> Mapping[str, Any] | None:
     # SCIM attribute names are case-insensitive (RFC 7643 §2.1).
-    return next((a for a in attributes or () if (a.name or "").lower() == name.lower()), None)
+    found = (
+        a
+        for a in (attributes if isinstance(attributes, list) else ())
+        if isinstance(a, dict) and str(a.get("name") or "").lower() == name.lower()
+    )
+    return next(found, None)
 
 
 def _skipped(name: str, why: str) -> CheckResult:
