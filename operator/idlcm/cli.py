@@ -17,6 +17,8 @@ from idlcm import __version__
 if TYPE_CHECKING:
     import kubernetes.client
 
+    from idlcm.shards import Shard
+
 DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
 DEFAULT_DEV_KUBECONFIG = "idlcm-dev.kubeconfig"
 DEFAULT_METRICS_PORT = 9090
@@ -97,6 +99,18 @@ def _parser() -> argparse.ArgumentParser:
         "--peering", metavar="NAME", help="kopf peering object for several replicas (default: standalone)"
     )
     run.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    run.add_argument(
+        "--shard",
+        metavar="NAME",
+        help="handle only the Integrations labelled idlcm.io/shard=NAME (default: all); with --peering P, "
+        "this shard's replicas share the peering object P-NAME",
+    )
+    run.add_argument(
+        "--shard-selector",
+        metavar="SELECTOR",
+        help="with --shard: the label selector of the shard's Integrations instead of idlcm.io/shard=NAME "
+        "(e.g. '!idlcm.io/shard' for those without the label)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="log more")
     run.add_argument("--debug", action="store_true", help="log everything, including kopf's internals")
     run.add_argument(
@@ -230,6 +244,7 @@ async def _run_async(args: argparse.Namespace) -> None:
         liveness=None if args.liveness == "off" else args.liveness,
         peering=args.peering,
         priority=args.priority,
+        shard=_shard(args),
         metrics_port=args.metrics_port,
     )
     if not args.embedded:
@@ -254,6 +269,20 @@ async def _run_async(args: argparse.Namespace) -> None:
             flush=True,
         )
         await run(operator.cluster_config(str(path), None))
+
+
+def _shard(args: argparse.Namespace) -> Shard | None:
+    """The shard of `--shard` (and `--shard-selector`), or None: every Integration."""
+    from idlcm.shards import Shard, ShardError
+
+    if args.shard is None:
+        if args.shard_selector is not None:
+            raise UsageError("--shard-selector needs --shard NAME (the shard's name for its peering)")
+        return None
+    try:
+        return Shard.named(args.shard, args.shard_selector)
+    except ShardError as e:
+        raise UsageError(str(e)) from None
 
 
 def _check_reachable(config: kubernetes.client.Configuration) -> None:

@@ -18,6 +18,7 @@ from idlcm.metrics import Metrics
 from idlcm.reconcile import Integration, Reconciler
 from idlcm.schedule import Trigger
 from idlcm.settings import FINALIZER, REVALIDATE_ANNOTATION, SYNC_NOW_ANNOTATION, Settings
+from idlcm.shards import Shard
 from idlcm.validation import Validator
 
 PLURAL = "integrations"
@@ -30,8 +31,9 @@ RefKey = tuple[str, str, str]
 logger = logging.getLogger(__name__)
 
 
-def build_registry(options: Settings) -> kopf.OperatorRegistry:
-    """A fresh registry with idlcm's handlers (a fresh one per operator, so tests can run several)."""
+def build_registry(options: Settings, shard: Shard | None = None) -> kopf.OperatorRegistry:
+    """A fresh registry with idlcm's handlers (a fresh one per operator, so tests can run several); with a
+    shard, it sees only the Integrations the shard's label selector matches."""
     registry = kopf.OperatorRegistry()
     resource = (GROUP, VERSION, PLURAL)
 
@@ -46,6 +48,8 @@ def build_registry(options: Settings) -> kopf.OperatorRegistry:
         )
         # Our own Events tell the story; kopf's chatter stays in the logs.
         settings.posting.level = logging.WARNING
+        if shard is not None:  # filtered by the API server: other shards' Integrations never arrive here
+            settings.watching.label_selectors[GROUP, PLURAL] = shard.selector
         memo.api_client = kubernetes.client.ApiClient(memo.kube_config)
         memo.connectors = ConnectorPool(
             timeout=memo.settings.request_timeout,

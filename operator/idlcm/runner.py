@@ -15,6 +15,7 @@ from idlcm import logs
 from idlcm.handlers import build_registry, memo_for
 from idlcm.metrics import Metrics
 from idlcm.settings import Settings
+from idlcm.shards import Shard
 from idlcm.validation import Validator
 
 
@@ -47,6 +48,7 @@ async def run(
     liveness: str | None = None,
     peering: str | None = None,
     priority: int = 0,
+    shard: Shard | None = None,
     settings: Settings | None = None,
     validator: Validator | None = None,
     stop_flag: asyncio.Event | threading.Event | None = None,
@@ -54,8 +56,10 @@ async def run(
     metrics: Metrics | None = None,
     metrics_port: int | None = None,
 ) -> None:
-    """Run until stopped: all namespaces unless `namespaces` names some. With `metrics_port` (0: any free
-    port, see `metrics.port`), serve `/metrics` on it for as long as the operator runs."""
+    """Run until stopped: all namespaces unless `namespaces` names some; all Integrations there, or only
+    the `shard`'s (with `peering`, its replicas then share the peering object `<peering>-<shard>`). With
+    `metrics_port` (0: any free port, see `metrics.port`), serve `/metrics` on it for as long as the
+    operator runs."""
     settings = settings or Settings.from_env()
     metrics = metrics or Metrics()
     logs.install()
@@ -63,13 +67,13 @@ async def run(
         metrics.serve(metrics_port)
     try:
         await kopf.operator(
-            registry=build_registry(settings),
+            registry=build_registry(settings, shard),
             memo=memo_for(config, settings, validator, metrics),
             clusterwide=not namespaces,
             namespaces=namespaces,
             liveness_endpoint=liveness,
             standalone=peering is None,
-            peering_name=peering,
+            peering_name=shard.peering(peering) if shard and peering else peering,
             priority=priority,
             stop_flag=stop_flag,
             ready_flag=ready_flag,

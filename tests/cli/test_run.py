@@ -137,3 +137,27 @@ def test_run_embedded_provisions_an_applied_integration_and_stops_cleanly_on_sig
     assert "Traceback" not in output
     assert scim_app.token not in output
     assert [u.user_name for u in scim_app.users()] == ["alice@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--shard", "Sales_EU"], "shard name 'Sales_EU'"),
+        (["--shard-selector", "!idlcm.io/shard"], "--shard-selector needs --shard NAME"),
+    ],
+)
+def test_run_refuses_an_unusable_shard_before_connecting(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    result = subprocess.run(
+        [*IDLCM, "run", "--liveness", "off", "--metrics-port", "off", *arguments],
+        env=_env_without_cluster(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "no Kubernetes cluster configured" not in result.stderr
+    assert "Traceback" not in result.stderr
