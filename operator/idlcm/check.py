@@ -10,7 +10,8 @@ from typing import Any, TextIO
 import yaml
 
 from idlcm import crds
-from idlcm.schema import FieldError, SchemaValidator, gofmt, unknown_field
+from idlcm.api.spec import is_email
+from idlcm.schema import FieldError, SchemaValidator, formats, gofmt, unknown_field
 from idlcm.schema import errors as field_errors
 
 STDIN = "-"
@@ -230,6 +231,10 @@ def _operator_errors(obj: dict[str, Any]) -> list[FieldError]:
     accounts = spec.get("accounts") if isinstance(spec, dict) else None
     seen: dict[str, str] = {}
     for i, account in enumerate(accounts if isinstance(accounts, list) else []):
+        email = account.get("email") if isinstance(account, dict) else None
+        if isinstance(email, str) and formats.is_email(email) and not is_email(email):
+            detail = "SCIM apps do not take this address (e.g. no dot or a reserved name after the @)"
+            found.append(FieldError(f"spec.accounts[{i}].email", field_errors.INVALID, detail, email))
         user = account.get("userName") if isinstance(account, dict) else None
         if not isinstance(user, str):
             continue

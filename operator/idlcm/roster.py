@@ -40,7 +40,6 @@ _ALIASES = {
     "lastname": "family_name",
 }
 _NOISE = re.compile(r"[\s_\-]")
-_EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+")
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -246,7 +245,7 @@ def _problems(values: Mapping[str, Any]) -> list[str]:
             problems.append(f"{wire_name(name)} must be text")
         elif len(value) > limit:
             problems.append(f"{wire_name(name)} is longer than {limit} characters")
-        elif name == "email" and not _EMAIL.fullmatch(value):
+        elif name == "email" and not spec.is_email(value):
             problems.append("email is not a valid address")
     active = values.get("active")
     if active is not None and not isinstance(active, bool):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, validate_email
 
 from idlcm.api._base import Model
 
@@ -19,6 +19,19 @@ def parse_duration(text: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 10m, 24h")
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def is_email(address: str) -> bool:
+    """Whether a SCIM app can take this address: the syntax of SCIM's `emails.value` (EmailStr), no DNS.
+
+    Stricter than the CRD's `format: email`, which admits e.g. `a@b` or `a@corp.local`; no display name."""
+    if "<" in address:
+        return False
+    try:
+        validate_email(address)
+    except ValueError:
+        return False
+    return True
 
 
 class SecretKeyRef(Model):
@@ -137,6 +150,14 @@ class Account(Model):
     title: str | None = None
     department: str | None = None
     groups: tuple[str, ...] = ()
+
+    @field_validator("email")
+    @classmethod
+    def _deliverable_email(cls, email: str | None) -> str | None:
+        # Checked here, not when the account is sent: a spec with one such address writes nothing.
+        if email is not None and not is_email(email):
+            raise ValueError("email is not a valid address")
+        return email
 
 
 class ConfigMapKeyRef(Model):

@@ -1,0 +1,300 @@
+"""Bad input: what the schema rejects never gets in; what gets in gets a clear status and Event; nothing
+half-understood reaches the app; the operator keeps serving everyone else.
+
+Examples come from hypothesis (tests/reliability/inputs.py), derandomized so every run checks the same ones.
+One operator serves all of them at once, so a failure names the example (its defect, spec or roster) instead
+of shrinking it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client
+import pydantic
+import pytest
+import yaml
+
+from idlcm import check, crds
+from idlcm.api.spec import IntegrationSpec
+from idlcm.roster import MAX_ROWS
+from idlcm.schema import SchemaValidator
+from lifecycle import conftest as lifecycle
+from lifecycle.conftest import FAST, Cluster, OperatorFactory, in_app, people, spec_for
+from reliability.inputs import Roster, bad_specs, every_defect, examples
+from scimapp import ScimApp, running_scim_app
+
+embedded = lifecycle.embedded
+cluster = lifecycle.cluster
+operator = lifecycle.operator
+
+SETTLED = {"Validated", "UpToDate", "Failed", "UnderReview", "Retrying", "ValidationFailed"}
+
+
+# -- the schema: the embedded API and `idlcm check` agree, and the operator understands what both admit
+
+
+def _admitted_by_api(custom: kubernetes.client.CustomObjectsApi, namespace: str, obj: dict[str, Any]) -> bool:
+    try:
+        custom.create_namespaced_custom_object(
+            crds.GROUP, crds.VERSION, namespace, "integrations", obj, field_validation="Strict"
+        )
+    except kubernetes.client.ApiException as e:
+        status, body = e.status, e.body
+    else:
+        return True
+    assert status in (400, 422), f"the API answered {status} (not a validation error): {body}"
+    return False
+
+
+def _check_says(path: Path, obj: dict[str, Any]) -> str:
+    """What `idlcm check` prints for the object ('' when it finds it valid)."""
+    path.write_text(yaml.safe_dump(obj, allow_unicode=True))
+    out = io.StringIO()
+    code = check.run([str(path)], out, io.StringIO())
+    assert code in (0, 1), out.getvalue()
+    return out.getvalue() if code else ""
+
+
+def test_the_embedded_api_rejects_what_the_schema_rejects_and_check_says_so(
+    embedded: kubernetes.client.Configuration, tmp_path: Path
+) -> None:
+    client = kubernetes.client.ApiClient(embedded)
+    core, custom = kubernetes.client.CoreV1Api(client), kubernetes.client.CustomObjectsApi(client)
+    core.create_namespace({"metadata": {"name": "bad-specs"}})
+    crd = crds.find("Integration")
+    assert crd is not None
+    validator = SchemaValidator.for_crd(crd)
+    tally = {"rejected": 0, "admitted": 0, "operator rules": 0}
+
+    for i, (what, spec) in enumerate(examples(bad_specs(), 60)):
+        obj = {
+            "apiVersion": f"{crds.GROUP}/{crds.VERSION}",
+            "kind": "Integration",
+            "metadata": {"name": f"spec-{i}", "namespace": "bad-specs"},
+            "spec": spec,
+        }
+        admission = validator.admit(obj)
+        schema_ok = admission.ok and not admission.pruned  # kubectl's Strict: unknown fields are errors
+        api_ok = _admitted_by_api(custom, "bad-specs", obj)
+        says = _check_says(tmp_path / f"spec-{i}.yaml", obj)
+        assert api_ok == schema_ok, f"{what}: the API and the schema disagree: {admission.errors}"
+        if not api_ok:
+            tally["rejected"] += 1
+            assert says, f"{what}: rejected by the API, but `idlcm check` finds it valid"
+            continue
+        tally["admitted"] += 1
+        # What the API admits, the operator reads, or `idlcm check` already named the problem.
+        try:
+            IntegrationSpec.model_validate(admission.obj["spec"])
+        except pydantic.ValidationError:
+            assert says, f"{what}: admitted, not understood, and `idlcm check` passes it"
+            tally["operator rules"] += 1
+        else:
+            assert not says, f"{what}: the operator reads it, but `idlcm check` rejects it: {says}"
+    # The examples reach every branch (a change of the generator that stops doing so fails here).
+    assert min(tally.values()) > 0, tally
+    client.close()
+
+
+# -- the operator: one operator, many bad Integrations at once, and a healthy one that must keep going
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[ScimApp]:
+    """A SCIM app of its own for the bad Integrations: any write it receives is a partial write."""
+    with running_scim_app() as app:
+        yield app
+
+
+def _huge_roster() -> str:
+    def name(i: int) -> str:
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+        out = ""
+        while True:
+            i, r = divmod(i, 36)
+            out = digits[r] + out
+            if not i:
+                return out
+
+    return "userName\n" + "\n".join(name(i) for i in range(MAX_ROWS + 1)) + "\n"
+
+
+@dataclasses.dataclass
+class Case:
+    """One bad Integration: its spec, the ConfigMap it reads, and what the operator must say about it."""
+
+    name: str
+    what: str
+    spec: dict[str, Any]
+    says: str
+    """A fragment of the status message (and of a Warning Event)."""
+    states: tuple[str, ...] = ("Failed",)
+    reason: str | None = "InvalidAccounts"
+    configmap: tuple[str, dict[str, str]] | None = None
+
+
+def _cases(target: ScimApp, generated: list[Roster]) -> list[Case]:
+    def spec(*accounts: dict[str, Any], roster: tuple[str, str] | None = None) -> dict[str, Any]:
+        inline = accounts or ({"userName": f"inline-{uuid.uuid4().hex[:6]}@example.com"},)
+        out = spec_for(target, *inline)
+        out["app"] = "target"
+        out["connector"]["scim"]["auth"]["bearerToken"]["secretRef"]["name"] = "target-token"
+        if roster:
+            out["accountsFrom"] = [{"configMapRef": {"name": roster[0], "key": roster[1]}}]
+        return out
+
+    def roster(name: str, what: str, key: str, text: str, says: str, *accounts: dict[str, Any]) -> Case:
+        return Case(name, what, spec(*accounts, roster=(name, key)), says, configmap=(name, {key: text}))
+
+    wrong_key = spec()
+    wrong_key["connector"]["scim"]["auth"]["bearerToken"]["secretRef"]["key"] = "nope"
+    no_key = roster("no-key", "a ConfigMap without the key", "roster.csv", "", "has no key 'roster.csv'")
+    no_key.configmap, no_key.states, no_key.reason = (
+        ("no-key", {"else.csv": "userName\nzed\n"}),
+        ("Retrying", "Failed"),
+        None,
+    )
+    return [
+        *(roster(f"roster-{i}", r.defect, r.key, r.text, r.says) for i, r in enumerate(generated)),
+        roster(
+            "huge", "a roster over the row limit", "all.csv", _huge_roster(), f"more than {MAX_ROWS} accounts"
+        ),
+        no_key,
+        roster(
+            "across",
+            "the same userName inline and in a roster",
+            "r.csv",
+            "userName\nINLINE-DUP@example.com\n",
+            "duplicate userNames",
+            {"userName": "inline-dup@example.com"},
+        ),
+        # Addresses the CRD's `format: email` admits, but no SCIM app takes: refused before any write.
+        roster(
+            "roster-mail",
+            "a roster address apps refuse",
+            "m.csv",
+            "userName,email\nhal,hal@example.com\nivy,ivy@localhost\n",
+            "email is not a valid address",
+        ),
+        Case(
+            "inline-mail",
+            "an inline address apps refuse",
+            spec({"userName": "fay@example.com"}, {"userName": "gus", "email": "gus@corp.local"}),
+            "email is not a valid address",
+            ("UnderReview",),
+            "InvalidSpec",
+        ),
+        Case(
+            "twice",
+            "userNames that differ only in case",
+            spec({"userName": "Carol@example.com"}, {"userName": "carol@EXAMPLE.com"}),
+            "duplicate userName",
+            ("UnderReview",),
+            "InvalidSpec",
+        ),
+        Case(
+            "no-configmap",
+            "a ConfigMap that does not exist",
+            spec(roster=("nowhere", "r.csv")),
+            "not found",
+            ("Retrying", "Failed"),
+            None,
+        ),
+        Case(
+            "secret-key",
+            "a Secret without the key",
+            wrong_key,
+            "has no key 'nope'",
+            ("ValidationFailed", "UnderReview"),
+            None,
+        ),
+    ]
+
+
+async def _settled(cluster: Cluster, case: Case) -> dict[str, Any]:
+    def done(obj: dict[str, Any] | None) -> bool:
+        status = (obj or {}).get("status") or {}
+        return status.get("status") in case.states and case.says in (status.get("message") or "")
+
+    obj = await cluster.wait_for("integrations", case.name, done, timeout=30)
+    assert obj is not None
+    return obj
+
+
+async def test_bad_input_gets_a_clear_status_writes_nothing_and_others_keep_syncing(
+    cluster: Cluster,
+    operator: OperatorFactory,
+    scim_app: ScimApp,
+    target: ScimApp,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    threads = set(threading.enumerate())
+    await operator(FAST)
+    running = [t for t in threading.enumerate() if t.name == "operator" and t not in threads]
+
+    # A healthy Integration in a namespace of its own, on an app of its own.
+    team = Cluster(cluster.client.configuration, f"healthy-{uuid.uuid4().hex[:6]}")
+    await team.call(team.core.create_namespace, {"metadata": {"name": team.namespace}})
+    await team.create_secret("acme-token", {"token": scim_app.token})
+    await team.apply_configmap("team", {"team.csv": "userName\nann@example.com\nben@example.com\n"})
+    steady = spec_for(scim_app, *people("cleo"))
+    steady["accountsFrom"] = [{"configMapRef": {"name": "team", "key": "team.csv"}}]
+    await team.create_integration("steady", steady)
+    await team.wait_status("steady", "UpToDate")
+
+    # The bad ones' app, validated first through a suspended Integration (its discovery checks are reads).
+    await cluster.create_secret("target-token", {"token": target.token})
+    seed = spec_for(target, suspend=True)
+    seed["app"] = "target"
+    seed["connector"]["scim"]["auth"]["bearerToken"]["secretRef"]["name"] = "target-token"
+    await cluster.create_integration("seed", seed)
+    await cluster.wait_status("seed", "Validated")
+    target.requests.clear()
+
+    cases = _cases(target, every_defect(2))
+    for case in cases:
+        if case.configmap:
+            await cluster.apply_configmap(*case.configmap)
+    await asyncio.gather(*(cluster.create_integration(c.name, c.spec) for c in cases))
+
+    # Meanwhile the team's roster changes: the healthy Integration provisions the newcomers.
+    await team.apply_configmap(
+        "team", {"team.csv": "userName\nann@example.com\nben@example.com\ndee@example.com\neve@example.com\n"}
+    )
+    await team.wait_for(
+        "integrations",
+        "steady",
+        lambda o: ((o or {}).get("status") or {}).get("accounts", {}).get("summary") == "5/5",
+        timeout=30,
+    )
+    await team.wait_status("steady", "UpToDate")
+    assert {"dee@example.com", "eve@example.com"} <= set(in_app(scim_app))
+
+    for case in cases:
+        obj = await _settled(cluster, case)
+        status = obj["status"]
+        if case.reason:
+            assert status["reason"] == case.reason, f"{case.what}: {status['reason']}: {status['message']}"
+        shown = await cluster.announced(case.name, status["status"])
+        assert status["status"] in shown, f"{case.what}: no Event for {status['status']}"
+        events = await cluster.events_for(case.name)
+        assert any(e.type == "Warning" and case.says in e.message for e in events), (
+            f"{case.what}: no Warning Event saying {case.says!r}: {[e.message for e in events]}"
+        )
+
+    # Not one account of a half-understood spec reached the app: no write at all, only reads.
+    assert [(r.method, r.path) for r in target.requests.writes] == []
+    assert target.users() == []
+    assert all(t.is_alive() for t in running), "the operator stopped"
+    crashes = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert crashes == [], "a handler failed with an exception"
