@@ -1,6 +1,11 @@
 """Creating many accounts: Bulk chunked to the app's limits, or concurrent single creates without Bulk."""
 
+import dataclasses
+
+from scim2_models import Context
+
 from idlcm.connectors import Account, ConflictError, ScimConnector
+from idlcm.connectors.scim_mapping import to_user, user_payload
 from scimapp import ScimApp
 
 
@@ -10,7 +15,7 @@ async def test_bulk_is_chunked_by_max_operations(scim_app: ScimApp, connector: S
     assert [a.user_name for a in results if isinstance(a, Account)] == [f"u{i:02}" for i in range(25)]
     assert all(isinstance(a, Account) and a.id and a.version for a in results)
     bulks = scim_app.requests.select("POST", "/v2/Bulk")
-    assert [len(r.json()["Operations"]) for r in bulks] == [10, 10, 5]
+    assert sorted(len(r.json()["Operations"]) for r in bulks) == [5, 10, 10]  # sent concurrently
     assert len(scim_app.users()) == 25
 
 
@@ -68,3 +73,31 @@ async def test_without_bulk_concurrent_creates_share_one_group(
     assert all(isinstance(r, Account) for r in results)
     [group] = scim_app.groups()
     assert len(group.members) == 8
+
+
+FULL = Account(
+    user_name="ada@example.com",
+    external_id="idlcm:team-a/crm:0b5c:ada@example.com",
+    display_name="Ada Lovelace",
+    given_name="Ada",
+    family_name="Lovelace",
+    email="ada@example.com",
+    active=False,
+    title="Engineer",
+    department="R&D",
+)
+SPARSE = [Account(user_name="bob"), Account(user_name="cy", given_name="Cy", department="Ops")]
+
+
+def test_bulk_payload_is_the_wire_form_of_the_scim_user() -> None:
+    for account in [FULL, *SPARSE]:
+        expected = to_user(account).model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+        assert user_payload(account) == expected
+
+
+async def test_bulk_created_accounts_read_back_with_every_attribute(connector: ScimConnector) -> None:
+    results = await connector.create_many([FULL, *SPARSE])
+    assert all(isinstance(r, Account) for r in results)
+    listed = {a.user_name: a async for a in connector.list_accounts()}
+    for account in [FULL, *SPARSE]:
+        assert dataclasses.replace(listed[account.user_name], id=None, version=None) == account

@@ -110,16 +110,19 @@ class ScimConnector:
         if not capabilities.bulk:
             return list(await asyncio.gather(*(self._create_or_error(a) for a in accounts)))
         results: list[Account | ConnectorError] = list(accounts)  # every item is replaced below
-        for chunk in bulk.chunks(accounts, capabilities):
-            what = f"bulk create {len(chunk)} accounts"
-            try:
-                answer = await self.api.call(what, self.api.client.bulk(bulk.request(chunk)))
-            except ConnectorError as exc:
-                for index, _ in chunk:
-                    results[index] = exc
-                continue
-            for index, outcome in bulk.outcomes(answer, chunk, accounts, self.api.secrets()):
-                results[index] = outcome
+        # Up to maxConcurrency bulk requests in flight (the limiter holds the rest), chunks made as they go.
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            for chunk in bulk.chunks(accounts, capabilities):
+                if len(sending) >= self.limiter.limit.max_concurrency:
+                    done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()  # a bug surfaces here, not as a lost task exception
+                sending.add(asyncio.create_task(self._bulk_create(chunk, accounts, results)))
+            await asyncio.gather(*sending)
+        finally:
+            for task in sending:
+                task.cancel()
         await self._join_many(accounts, results)
         return results
 
@@ -191,6 +194,22 @@ class ScimConnector:
             return await self.create(account)
         except ConnectorError as exc:
             return exc
+
+    async def _bulk_create(
+        self, chunk: bulk.Chunk, accounts: Sequence[Account], results: list[Account | ConnectorError]
+    ) -> None:
+        """Send one chunk; put the outcome of each of its operations into `results`."""
+        what = f"bulk create {len(chunk)} accounts"
+        try:
+            # Sent as serialised by `chunks` (once); the chunks keep within the app's Bulk limits.
+            sent = self.api.client.bulk(bulk.request(chunk), check_request_payload=False)
+            answer = await self.api.call(what, sent)
+        except ConnectorError as exc:
+            for index, _ in chunk:
+                results[index] = exc
+            return
+        for index, outcome in bulk.outcomes(answer, chunk, accounts, self.api.secrets()):
+            results[index] = outcome
 
     async def _join_many(self, accounts: Sequence[Account], results: list[Account | ConnectorError]) -> None:
         """Add the accounts just created to their groups: one membership change per group."""

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from scim2_models import BulkOperation, BulkRequest, BulkResponse, Context, Error, Resource
+from scim2_models import BulkRequest, BulkResponse, Context, Error, Resource
 
 from idlcm.connectors import scim_mapping as mapping
 from idlcm.connectors.base import Account, Capabilities
@@ -17,7 +17,8 @@ from idlcm.connectors.errors import ConnectorError, RetryableError, classify, sc
 ENVELOPE_BYTES = 256
 PAYLOAD_MARGIN = 0.9
 
-Chunk = list[tuple[int, "BulkOperation[Any]"]]
+Chunk = list[tuple[int, dict[str, Any]]]
+"""(index in the accounts, the create operation as sent): each operation is serialised once, here."""
 
 
 def chunks(accounts: Sequence[Account], capabilities: Capabilities) -> Iterator[Chunk]:
@@ -27,13 +28,9 @@ def chunks(accounts: Sequence[Account], capabilities: Capabilities) -> Iterator[
     chunk: Chunk = []
     size = ENVELOPE_BYTES
     for index, account in enumerate(accounts):
-        operation = BulkOperation[mapping.UserModel](
-            method=BulkOperation.Method.post,
-            path="/Users",
-            bulk_id=str(index),
-            data=mapping.to_user(account),
-        )
-        cost = len(json.dumps(operation.model_dump(scim_ctx=Context.BULK_REQUEST)).encode()) + 2
+        data = mapping.user_payload(account)
+        operation = {"method": "POST", "bulkId": str(index), "path": "/Users", "data": data}
+        cost = len(json.dumps(operation).encode()) + 2
         full = len(chunk) >= capabilities.max_operations or (budget is not None and size + cost > budget)
         if chunk and full:
             yield chunk
@@ -44,9 +41,10 @@ def chunks(accounts: Sequence[Account], capabilities: Capabilities) -> Iterator[
         yield chunk
 
 
-def request(chunk: Chunk) -> BulkRequest[Any]:
-    """The bulk request for one chunk (no failOnErrors: every operation is tried)."""
-    return BulkRequest[mapping.UserModel](operations=[operation for _, operation in chunk])
+def request(chunk: Chunk) -> dict[str, Any]:
+    """The bulk request for one chunk, as sent (no failOnErrors: every operation is tried)."""
+    envelope = BulkRequest[mapping.UserModel](operations=[]).model_dump(scim_ctx=Context.BULK_REQUEST)
+    return {**envelope, "Operations": [operation for _, operation in chunk]}
 
 
 def outcomes(
