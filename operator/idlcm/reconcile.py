@@ -81,6 +81,8 @@ class Reconciler:
         # The status we last wrote, per uid: fresher than the body kopf hands to the next handler.
         self._written: dict[str, dict[str, Any]] = {}
         self.app_counts = AppCounter(kube)
+        # The app validations running in this process, by (namespace, app): set when one ends.
+        self._app_runs: dict[tuple[str, str], asyncio.Event] = {}
 
     async def reconcile(self, obj: Integration, trigger: Trigger, post_event: EventPoster) -> None:
         """Advance the Integration as far as it can go now; time-based work waits for a later TICK."""
@@ -184,29 +186,41 @@ class Reconciler:
             return None
         if claim != "mine":
             await reporter.write(Status.UNDER_VALIDATION, reason="WaitingForApp", message=claim)
-            return None
+            running = self._app_runs.get((obj.namespace, spec.app))
+            if running is None:
+                return None  # claimed in another process (a replica, a shard): the next tick looks again
+            # Running here: go on the moment it has passed, instead of at the next tick.
+            await running.wait()
+            if not await self._app_validated(obj.namespace, spec.app):
+                return None  # it did not pass: the next tick looks again
+            return await self._app_validation(obj, spec, target, reporter)
 
-        await reporter.write(
-            Status.UNDER_VALIDATION,
-            reason="ValidatingApp",
-            message=f"validating app {spec.app} (first validation)",
-        )
-        started = now()
-        logs.operation("Validate")
-        clock = time.monotonic()
-        report = await self._validator.validate_app(target)
-        self.metrics.validation_done("app", report.outcome, time.monotonic() - clock)
-        outcome_state = {"Passed": "Validated", "Failed": "ValidationFailed", "NeedsReview": "UnderReview"}
-        app_status: dict[str, Any] = {
-            "state": outcome_state[report.outcome],
-            "message": report.message,
-            "findings": [c.to_dict() for c in report.checks],
-            "startedAt": timestamp(started),
-        }
-        if report.outcome == "Passed":
-            app_status["validatedAt"] = timestamp(now())
-        await self.kube.patch_app_status(obj.namespace, spec.app, app_status)
-        self.app_counts.request(obj.namespace, spec.app)
+        done = self._app_runs[obj.namespace, spec.app] = asyncio.Event()
+        try:
+            await reporter.write(
+                Status.UNDER_VALIDATION,
+                reason="ValidatingApp",
+                message=f"validating app {spec.app} (first validation)",
+            )
+            started = now()
+            logs.operation("Validate")
+            clock = time.monotonic()
+            report = await self._validator.validate_app(target)
+            self.metrics.validation_done("app", report.outcome, time.monotonic() - clock)
+            app_status: dict[str, Any] = {
+                "state": _APP_STATES[report.outcome],
+                "message": report.message,
+                "findings": [c.to_dict() for c in report.checks],
+                "startedAt": timestamp(started),
+            }
+            if report.outcome == "Passed":
+                app_status["validatedAt"] = timestamp(now())
+            await self.kube.patch_app_status(obj.namespace, spec.app, app_status)
+            self.app_counts.request(obj.namespace, spec.app)
+        finally:
+            done.set()
+            if self._app_runs.get((obj.namespace, spec.app)) is done:
+                del self._app_runs[obj.namespace, spec.app]
 
         if report.outcome == "Passed":
             await reporter.move(
@@ -623,6 +637,7 @@ class Reconciler:
 
 
 _WRITES = ("created", "updated", "adopted", "deactivated", "deleted")
+_APP_STATES = {"Passed": "Validated", "Failed": "ValidationFailed", "NeedsReview": "UnderReview"}
 _PLAN_COUNTS = ("creates", "updates", "adoptions", "deactivations", "deletions", "conflicts")
 
 
