@@ -44,3 +44,19 @@ def test_invalid_ca_bundle_needs_a_human() -> None:
     with pytest.raises(NeedsHumanError) as caught:
         ScimConnector("https://scim.example.com/v2", BearerAuth("t0ken-x"), Tls(ca_pem=b"not a certificate"))
     assert caught.value.problem_class == "TLSError"
+
+
+async def test_connectors_with_the_same_tls_settings_share_one_ssl_context(
+    scim_tls_app: ScimApp, scim_tls_certificates: ServerCertificates
+) -> None:
+    """A context with the system CAs loaded takes about a megabyte: one per Integration would not scale."""
+    trusted = Tls(ca_pem=scim_tls_certificates.ca_pem)
+    assert trusted.verify() is Tls(ca_pem=scim_tls_certificates.ca_pem).verify()
+    assert Tls().verify() is Tls().verify()
+    assert Tls(insecure=True).verify() is Tls(insecure=True).verify()
+    assert len({id(t.verify()) for t in (trusted, Tls(), Tls(insecure=True))}) == 3
+    # Shared, and each still verifies as its settings say: the trusted CA works, the system CAs refuse.
+    assert (await _connector_call(scim_tls_app, trusted)).id
+    with pytest.raises(NeedsHumanError) as refused:
+        await _connector_call(scim_tls_app, Tls())
+    assert refused.value.problem_class == "TLSError"

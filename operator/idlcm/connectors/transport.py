@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,18 +26,27 @@ class Tls:
     insecure: bool = False
     ca_pem: bytes | None = field(default=None, repr=False)
 
-    def verify(self) -> ssl.SSLContext | bool:
-        """What httpx2 takes as `verify`."""
-        if self.insecure:
-            return False
-        if self.ca_pem is None:
-            return ssl.create_default_context()
-        try:
-            return ssl.create_default_context(cadata=self.ca_pem.decode("ascii", errors="replace"))
-        except (ssl.SSLError, ValueError) as exc:
-            raise NeedsHumanError(
-                f"the CA bundle is not valid PEM: {exc}", problem_class="TLSError"
-            ) from None
+    def verify(self) -> ssl.SSLContext:
+        """What httpx2 takes as `verify`: one context shared by every connector with the same settings."""
+        return _context(self.insecure, self.ca_pem)
+
+
+@functools.lru_cache(maxsize=64)
+def _context(insecure: bool, ca_pem: bytes | None) -> ssl.SSLContext:
+    # Shared: a context that loads the system CAs takes about a megabyte, and a connector per Integration
+    # each made one or more (a thousand Integrations: a gigabyte). Contexts are safe to share; none is
+    # changed after this.
+    if insecure:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if ca_pem is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cadata=ca_pem.decode("ascii", errors="replace"))
+    except (ssl.SSLError, ValueError) as exc:
+        raise NeedsHumanError(f"the CA bundle is not valid PEM: {exc}", problem_class="TLSError") from None
 
 
 RequestObserver = Callable[[str, str, float], None]
