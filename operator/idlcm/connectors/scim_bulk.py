@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from scim2_models import BulkRequest, BulkResponse, Context, Error, Resource
+from scim2_models import BulkOperation, BulkRequest, BulkResponse, Context, Error, Resource
 
 from idlcm.connectors import scim_mapping as mapping
 from idlcm.connectors.base import Account, Capabilities
@@ -18,7 +18,7 @@ ENVELOPE_BYTES = 256
 PAYLOAD_MARGIN = 0.9
 
 Chunk = list[tuple[int, dict[str, Any]]]
-"""(index in the accounts, the create operation as sent): each operation is serialised once, here."""
+"""(index in the accounts, the create operation as sent): scim2-models serialises each one once, here."""
 
 
 def chunks(accounts: Sequence[Account], capabilities: Capabilities) -> Iterator[Chunk]:
@@ -28,8 +28,12 @@ def chunks(accounts: Sequence[Account], capabilities: Capabilities) -> Iterator[
     chunk: Chunk = []
     size = ENVELOPE_BYTES
     for index, account in enumerate(accounts):
-        data = mapping.user_payload(account)
-        operation = {"method": "POST", "bulkId": str(index), "path": "/Users", "data": data}
+        operation = BulkOperation[mapping.UserModel](
+            method=BulkOperation.Method.post,
+            path="/Users",
+            bulk_id=str(index),
+            data=mapping.to_user(account),
+        ).model_dump(scim_ctx=Context.BULK_REQUEST)
         cost = len(json.dumps(operation).encode()) + 2
         full = len(chunk) >= capabilities.max_operations or (budget is not None and size + cost > budget)
         if chunk and full:

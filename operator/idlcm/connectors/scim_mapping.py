@@ -90,35 +90,6 @@ def to_user(account: Account) -> Resource[Any]:
     return user
 
 
-CORE_USER = str(User.__schema__)
-
-
-def user_payload(account: Account) -> dict[str, Any]:
-    """`to_user(account)` in its wire form for a create (as scim2-models serialises it), built directly:
-    Bulk creates of 10,000 accounts spent ~2 s of pure CPU on the models alone."""
-    data: dict[str, Any] = {"schemas": [CORE_USER]}
-    if account.external_id is not None:
-        data["externalId"] = account.external_id
-    data["userName"] = account.user_name
-    name = {
-        key: value
-        for key, value in (("familyName", account.family_name), ("givenName", account.given_name))
-        if value is not None
-    }
-    if name:
-        data["name"] = name
-    for key, value in (("displayName", account.display_name), ("title", account.title)):
-        if value is not None:
-            data[key] = value
-    data["active"] = account.active
-    if account.email is not None:
-        data["emails"] = [{"value": account.email, "type": "work", "primary": True}]
-    if account.department is not None:
-        data["schemas"].append(ENTERPRISE)
-        data[ENTERPRISE] = {"department": account.department}
-    return data
-
-
 def to_account(user: Resource[Any], groups: Iterable[str] = ()) -> Account:
     """The account a SCIM User stands for; `groups` adds names known from Group resources."""
     assert isinstance(user, User)
