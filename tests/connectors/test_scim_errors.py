@@ -29,8 +29,8 @@ from idlcm.connectors.errors import MAX_RETRY_AFTER, parse_retry_after, scrub
         (400, PermanentError),
         (413, PermanentError),
         (422, PermanentError),
-        (301, PermanentError),
-        (307, PermanentError),
+        (301, NeedsHumanError),
+        (307, NeedsHumanError),
         (404, NotFoundError),
         (409, ConflictError),
         (412, PreconditionFailedError),
@@ -60,6 +60,7 @@ def test_specific_errors_still_speak_the_three_words() -> None:
         (403, "PermissionDenied"),
         (501, "MissingCapability"),
         (200, "InvalidResponse"),
+        (302, "InvalidURL"),
     ],
 )
 def test_needs_human_names_the_problem(status: int, problem_class: str) -> None:
@@ -74,8 +75,12 @@ def test_retry_after_is_carried() -> None:
     assert error.retry_after == 2.5
 
 
-def test_redirect_says_it_was_not_followed() -> None:
+def test_redirect_says_it_was_not_followed_and_where_it_pointed() -> None:
     assert "never followed" in str(classify(302))
+    shown = str(classify(302, location="https://evil.example:8443/steal?token=s3cr3t-value#x"))
+    assert "to https://evil.example:8443;" in shown
+    assert "s3cr3t" not in shown
+    assert "to a relative address" in str(classify(307, location="/elsewhere"))
 
 
 def test_retry_after_seconds_and_dates() -> None:

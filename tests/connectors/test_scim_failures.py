@@ -11,7 +11,6 @@ from idlcm.connectors import (
     ConnectorError,
     NeedsHumanError,
     OAuth2ClientCredentials,
-    PermanentError,
     RetryableError,
     ScimConnector,
     Tls,
@@ -108,9 +107,10 @@ async def test_redirects_are_never_followed(scim_app: ScimApp, connector: ScimCo
     await connector.capabilities()
     scim_app.requests.clear()
     scim_app.faults.arm(307, headers={"Location": "http://127.0.0.2:1/v2/Users"}, body=b"")
-    with pytest.raises(PermanentError, match="redirect") as caught:
+    with pytest.raises(NeedsHumanError, match=r"redirect .* to http://127\.0\.0\.2:1;") as caught:
         await connector.create(Account(user_name="alice"))
     assert caught.value.status == 307
+    assert caught.value.problem_class == "InvalidURL"
     assert len(scim_app.requests) == 1
 
 

@@ -75,8 +75,6 @@ def failed_check(name: str, error: ConnectorError, default: str) -> CheckResult:
         else:
             problem = "Throttled" if error.status == 429 else "AppUnavailable"
         return CheckResult(name, False, error.message, problem, retryable=True)
-    if error.status is not None and 300 <= error.status < 400:
-        return CheckResult(name, False, error.message, "InvalidURL")  # a redirect: the base URL is wrong
     return CheckResult(name, False, error.message, default)
 
 

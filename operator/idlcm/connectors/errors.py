@@ -10,6 +10,7 @@ import email.utils
 import re
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Iterable
 
@@ -145,10 +146,12 @@ def classify(
     detail: str = "",
     retry_after: float | None = None,
     scim_type: str | None = None,
+    location: str | None = None,
 ) -> ConnectorError:
     """The error for an HTTP status (None: no answer at all, e.g. a timeout or a refused connection).
 
-    `detail` says what was being done and what the app said; it leads the message.
+    `detail` says what was being done and what the app said; it leads the message. `location` is where a
+    redirect pointed (only its origin is shown).
     """
     head = detail.strip().rstrip(":").strip()
 
@@ -160,11 +163,13 @@ def classify(
     if status is None:
         return RetryableError(head or "no answer from the app", retry_after=retry_after)
     if 300 <= status < 400:
-        return PermanentError(
+        where = f" to {_origin(location)}" if location else ""
+        return NeedsHumanError(
             say(
-                f"the app answered with a redirect ({code}); redirects are never followed since they could "
-                "carry credentials elsewhere: check the base URL"
+                f"the app answered with a redirect ({code}){where}; redirects are never followed since they "
+                "could carry the credentials elsewhere: check the base URL"
             ),
+            problem_class="InvalidURL",
             status=status,
         )
     if status == 401:
@@ -196,3 +201,15 @@ def classify(
             say(f"unexpected answer ({code})"), problem_class="InvalidResponse", status=status
         )
     return PermanentError(plain, status=status)
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL (never its path or query, which may carry anything)."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.scheme:
+        return "a relative address"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}"

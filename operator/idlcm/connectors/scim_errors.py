@@ -53,12 +53,17 @@ def translate(exc: BaseException, what: str, secrets: Iterable[str]) -> Connecto
         return NeedsHumanError(safe(exc.message), problem_class="SchemaIncompatible")
     status = response.status_code if response is not None else None
     retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
+    location = response.headers.get("Location") if response is not None else None
     if isinstance(exc, SCIMException):
         return classify(
-            status, detail=safe(exc.detail), retry_after=retry_after, scim_type=exc.scim_type or None
+            status,
+            detail=safe(exc.detail),
+            retry_after=retry_after,
+            scim_type=exc.scim_type or None,
+            location=location,
         )
     if isinstance(exc, UnexpectedStatusCodeException) or (status is not None and not 200 <= status < 300):
-        return classify(status, detail=safe("unexpected answer"), retry_after=retry_after)
+        return classify(status, detail=safe("unexpected answer"), retry_after=retry_after, location=location)
     message = exc.message if isinstance(exc, SCIMClientException) else str(exc)
     return NeedsHumanError(
         safe(f"the app's answer is not valid SCIM: {message}"), problem_class="InvalidResponse", status=status
