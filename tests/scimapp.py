@@ -635,9 +635,12 @@ class _ServerThread:
 
 
 @contextlib.contextmanager
-def running_scim_app(certificates: ServerCertificates | None = None) -> Iterator[ScimApp]:
-    """Run a SCIM app on loopback for the duration of the block (over HTTPS with certificates)."""
-    app = ScimApp()
+def running_scim_app(
+    certificates: ServerCertificates | None = None, app: ScimApp | None = None
+) -> Iterator[ScimApp]:
+    """Run a SCIM app (a new `ScimApp` unless given, e.g. a subclass) on loopback for the duration of the
+    block (over HTTPS with certificates)."""
+    app = app or ScimApp()
     server = _ServerThread(app, certificates)
     server.start()
     try:
