@@ -19,6 +19,7 @@ TARGETS = {
     "cluster": MANIFESTS,
     "namespaced": MANIFESTS / "overlays" / "namespaced",
     "ha": MANIFESTS / "overlays" / "ha",
+    "sharded": MANIFESTS / "overlays" / "sharded",
     "e2e": ROOT / "tests" / "e2e" / "overlay",
 }
 

@@ -155,3 +155,20 @@ def test_the_e2e_overlay_runs_the_images_it_loaded() -> None:
 
 def test_the_install_ships_no_credentials(target: str) -> None:
     assert [d for d in render(target) if d["kind"] == "Secret"] == []
+
+
+def test_each_shard_has_its_deployment_its_pods_and_its_peering_object() -> None:
+    """The sharded example: every Deployment serves one shard, under a peering object of that shard."""
+    documents = render("sharded")
+    deployments = [d for d in documents if d["kind"] == "Deployment"]
+    shards: dict[str, str] = {}
+    for deployment in deployments:
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        names = [a.removeprefix("--shard=") for a in args if a.startswith("--shard=")]
+        assert len(names) == 1, args
+        shards[names[0]] = deployment["metadata"]["name"]
+        assert deployment["spec"]["selector"]["matchLabels"]["idlcm.io/shard"] == names[0]
+        only(documents, "ClusterKopfPeering", f"idlcm-{names[0]}")  # --peering=idlcm --shard=NAME
+    assert shards == {"a": "idlcm-shard-a", "b": "idlcm-shard-b", "rest": "idlcm"}
+    rest = only(documents, "Deployment", "idlcm")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--shard-selector=!idlcm.io/shard" in rest
