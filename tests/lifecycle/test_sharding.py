@@ -8,6 +8,7 @@ from typing import Any
 import kubernetes.client
 import yaml
 
+from idlcm.settings import SYNC_NOW_ANNOTATION
 from idlcm.shards import SHARD_LABEL, Shard
 from lifecycle.conftest import Cluster, OperatorFactory, spec_for
 from scimapp import ScimApp
@@ -57,7 +58,7 @@ async def test_two_shards_each_take_their_integrations_and_share_the_apps_valida
     await _create(cluster, "crm-unlabelled", spec_for(scim_app, {"userName": "carol@example.com"}), None)
 
     await operator(shard=Shard.named("a"), peering="idlcm", priority=1)
-    await operator(shard=Shard.named("b"), peering="idlcm", priority=1)  # same priority: only other shards
+    stop_b = await operator(shard=Shard.named("b"), peering="idlcm", priority=1)  # shards never conflict
 
     a = await cluster.wait_status("crm-a", "UpToDate", timeout=30)
     b = await cluster.wait_status("crm-b", "UpToDate", timeout=30)
@@ -97,3 +98,18 @@ async def test_two_shards_each_take_their_integrations_and_share_the_apps_valida
     await operator(shard=Shard.named("rest", f"!{SHARD_LABEL}"))
     await cluster.wait_status("crm-unlabelled", "UpToDate", timeout=30)
     assert "carol@example.com" in {u.user_name for u in scim_app.users()}
+
+    # Relabelled, an Integration moves: with shard b stopped, shard a now serves crm-b (a sync on request).
+    await stop_b()
+    await cluster.patch_integration("crm-b", {"metadata": {"labels": {SHARD_LABEL: "a"}}})
+    synced = b["status"]["lastSyncTime"]
+    await cluster.patch_integration("crm-b", {"metadata": {"annotations": {SYNC_NOW_ANNOTATION: "1"}}})
+    moved = await cluster.wait_for(
+        "integrations",
+        "crm-b",
+        lambda o: ((o or {}).get("status") or {}).get("lastOperation", {}).get("type") == "Sync",
+        timeout=30,
+    )
+    assert moved is not None
+    assert moved["status"]["status"] == "UpToDate"
+    assert moved["status"]["lastSyncTime"] >= synced
