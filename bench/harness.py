@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -225,6 +225,27 @@ async def timed_async(awaitable: Awaitable[T]) -> tuple[float, T]:
     start = time.perf_counter()
     result = await awaitable
     return time.perf_counter() - start, result
+
+
+class Clock:
+    """Wall and CPU seconds of a block (`with Clock() as clock:`); CPU is this process's, every thread."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self._wall = self._cpu = 0.0
+
+    def __enter__(self) -> Clock:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+
+def cpu_figure(operator: Sequence[float], baseline: Sequence[float]) -> Figure:
+    """Reported only: CPU seconds of this process (median), the operator's run beside the baseline's.
+    Steadier than wall time when other work shares the machine."""
+    return Figure("CPU of this process (median)", median(operator), "s", median(baseline))
 
 
 Interval = tuple[float, float]
@@ -683,6 +704,107 @@ def split_roster(
     return refs
 
 
+@dataclasses.dataclass
+class BareClient:
+    """The baselines' client: scim2-client on httpx2 as its documentation uses it, with keep-alive, the
+    operator's concurrency (`CONCURRENCY` connections) and the app's ServiceProviderConfig; nothing of
+    idlcm's connector (no rate limiter, no response cap, no mapping to accounts, no group listing)."""
+
+    scim: Any
+    """scim2_client.engines.httpx2.AsyncSCIMClient"""
+    config: Any
+    """scim2_models.ServiceProviderConfig"""
+
+    @property
+    def page_size(self) -> int:
+        """The largest page the app serves."""
+        return int(self.config.filter.max_results or 100)
+
+    async def page_through(self) -> list[Any]:
+        """Every user, one page after the other at the largest page size (startIndex paging)."""
+        from scim2_models import SearchRequest
+
+        from idlcm.connectors.scim_mapping import UserModel
+
+        users: list[Any] = []
+        while True:
+            search = SearchRequest[Any](start_index=len(users) + 1, count=self.page_size)
+            page = await self.scim.query(UserModel, search)
+            users.extend(page.resources or [])
+            if not page.resources or len(users) >= (page.total_results or 0):
+                return users
+
+    async def bulk_create(self, users: Sequence[Any]) -> list[int]:
+        """Create users with Bulk, `maxOperations` per request, up to `CONCURRENCY` requests at once; the
+        status of every operation."""
+        from scim2_models import BulkOperation, BulkRequest
+
+        from idlcm.connectors.scim_mapping import UserModel
+
+        size = int(self.config.bulk.max_operations)
+        requests = [
+            BulkRequest[UserModel](
+                operations=[
+                    BulkOperation[UserModel](
+                        method=BulkOperation.Method.post, path="/Users", bulk_id=str(i), data=user
+                    )
+                    for i, user in enumerate(users[start : start + size], start)
+                ]
+            )
+            for start in range(0, len(users), size)
+        ]
+        answers = await bounded_gather([self.scim.bulk(r) for r in requests], CONCURRENCY)
+        return [int(str(op.status)) for answer in answers for op in answer.operations or []]
+
+    async def patch_title(self, users: Sequence[Any], title: str) -> None:
+        """PATCH (replace) the title of each user, up to `CONCURRENCY` requests at once."""
+        from scim2_models import PatchOp, PatchOperation
+
+        from idlcm.connectors.scim_mapping import UserModel
+
+        def patch() -> Any:
+            operation = PatchOperation[UserModel](op=PatchOperation.Op.replace_, path="title", value=title)
+            return PatchOp[UserModel](operations=[operation])
+
+        await bounded_gather([self.scim.modify(UserModel, u.id, patch()) for u in users], CONCURRENCY)
+
+
+async def bounded_gather(awaitables: Sequence[Awaitable[T]], limit: int) -> list[T]:
+    """The results of the awaitables, in order, with at most `limit` running at once."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(awaitable: Awaitable[T]) -> T:
+        async with semaphore:
+            return await awaitable
+
+    return list(await asyncio.gather(*(one(a) for a in awaitables)))
+
+
+@contextlib.asynccontextmanager
+async def bare_client(app: Any) -> AsyncIterator[BareClient]:
+    """A `BareClient` of the app (its ServiceProviderConfig read before the block: not timed)."""
+    import httpx2
+    from scim2_client.engines.httpx2 import AsyncSCIMClient
+    from scim2_models import ServiceProviderConfig
+
+    from idlcm.connectors.scim_mapping import provider
+
+    http = httpx2.AsyncClient(
+        base_url=app.base_url,
+        headers={"Authorization": f"Bearer {app.token}"},
+        limits=httpx2.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY),
+        timeout=120,
+        trust_env=False,
+    )
+    try:
+        scim = AsyncSCIMClient(http, provider=provider())
+        config = await scim.query(ServiceProviderConfig)
+        scim.provider = provider(config)
+        yield BareClient(scim, config)
+    finally:
+        await http.aclose()
+
+
 def bare_connector(app: Any) -> Any:
     """idlcm's SCIM client for the app, at the benchmarks' concurrency (what the operator builds)."""
     from idlcm.connectors import BearerAuth, ScimConnector, Tls
@@ -733,6 +855,8 @@ class Run:
     status: dict[str, Any]
     start: float
     end: float
+    cpu: float = 0.0
+    """CPU seconds of this process meanwhile (every thread: operator, SCIM app, embedded API, watch)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -744,27 +868,79 @@ def apply_and_wait(
     cluster: Cluster, watcher: Watcher, namespace: str, name: str, spec: Mapping[str, Any], timeout: float
 ) -> Run:
     """Apply an Integration and wait until it is UpToDate (or stuck: then stop the benchmark)."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     cluster.apply(namespace, name, spec)
     _, (seen, status) = watcher.wait(
         f"{namespace}/{name}", lambda s: up_to_date(s) or settled_badly(s), timeout=timeout
     )
     _require(status, f"{namespace}/{name} after apply")
-    return Run(seen - start, status, start, seen)
+    return Run(seen - start, status, start, seen, time.process_time() - cpu)
 
 
 def sync_and_wait(cluster: Cluster, watcher: Watcher, namespace: str, name: str, timeout: float) -> Run:
     """Trigger a sync (the sync-now annotation) and wait until that sync has ended UpToDate."""
     key = f"{namespace}/{name}"
     mark = watcher.mark(key)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     cluster.sync_now(namespace, name)
     position, _ = watcher.wait(key, in_progress("Sync"), after=mark, timeout=timeout)
     _, (seen, status) = watcher.wait(
         key, lambda s: up_to_date(s) or settled_badly(s), after=position, timeout=timeout
     )
     _require(status, f"{key} after sync-now")
-    return Run(seen - start, status, start, seen)
+    return Run(seen - start, status, start, seen, time.process_time() - cpu)
+
+
+@dataclasses.dataclass
+class Provisioned:
+    """An Integration `crm` whose roster accounts idlcm's operator has provisioned (see `provisioned`)."""
+
+    app: Any
+    """scimapp.ScimApp"""
+    cluster: Cluster
+    timeline: Timeline
+    watcher: Watcher
+    namespace: str
+    setup: Run
+
+    def sync(self) -> Run:
+        """Trigger a sync of `crm` and wait until it has ended UpToDate."""
+        return sync_and_wait(self.cluster, self.watcher, self.namespace, "crm", timeout=600)
+
+
+@contextlib.contextmanager
+def provisioned(count: int) -> Iterator[Provisioned]:
+    """The SCIM app on loopback, the embedded API and idlcm's operator (in this process, timed), with an
+    Integration of `count` roster accounts already provisioned (the set-up, not measured)."""
+    from scimapp import running_scim_app
+
+    with (
+        running_scim_app() as app,
+        embedded_cluster() as cluster,
+        Timeline().instrument() as timeline,
+        operator_thread(cluster),
+    ):
+        watcher = Watcher(cluster)
+        try:
+            namespace, spec = roster_integration(cluster, app, count)
+            setup = apply_and_wait(cluster, watcher, namespace, "crm", spec, timeout=900)
+            print(f"  set-up: {count:,} accounts provisioned in {setup.seconds:.1f} s")
+            yield Provisioned(app, cluster, timeline, watcher, namespace, setup)
+        finally:
+            watcher.close()
+
+
+SHARE_LABELS = {
+    "validation": "of which validation",
+    "operation": "of which the operation",
+    "kubernetes": "of which Kubernetes round trips",
+    "other": "of which other",
+}
+
+
+def share_figures(shares: Mapping[str, float], categories: Sequence[str]) -> list[Figure]:
+    """Reported-only figures: the seconds of a run spent in each category (`Timeline.shares`)."""
+    return [Figure(SHARE_LABELS[c], shares[c], "s") for c in categories]
 
 
 def _require(status: Mapping[str, Any], what: str) -> None:
