@@ -1,6 +1,7 @@
 """Failures of a real SCIM app, classified where they enter: retryable, permanent or needs-human."""
 
 import email.utils
+import json
 import time
 
 import pytest
@@ -16,6 +17,9 @@ from idlcm.connectors import (
     Tls,
 )
 from scimapp import ScimApp
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 def _connector(scim_app: ScimApp, **kwargs: object) -> ScimConnector:
@@ -133,6 +137,7 @@ async def test_answers_that_are_not_scim_need_a_human(
     with pytest.raises(NeedsHumanError) as caught:
         await connector.find_account(user_name="alice")
     assert caught.value.problem_class == "InvalidResponse"
+    assert caught.value.message.endswith(f"(HTTP 200, {content_type})")
 
 
 async def test_oversized_answer_is_refused(scim_app: ScimApp) -> None:
@@ -181,6 +186,33 @@ async def test_oversized_token_answer_is_refused(scim_app: ScimApp) -> None:
     finally:
         await connector.aclose()
     assert caught.value.problem_class == "InvalidResponse"
+
+
+def _page(total: int, *ids: str) -> bytes:
+    resources = [{"schemas": [CORE_USER], "id": id, "userName": f"user-{id}"} for id in ids]
+    return json.dumps({"schemas": [LIST], "totalResults": total, "Resources": resources}).encode()
+
+
+async def test_a_listing_that_repeats_itself_is_refused(scim_app: ScimApp, connector: ScimConnector) -> None:
+    await connector.capabilities()
+    scim_app.faults.arm(200, body=_page(1_000_000_000, "a", "b"), times=None, path_prefix="/Users")
+    with pytest.raises(NeedsHumanError, match="listing does not end: the page at startIndex 3 repeats"):
+        [a async for a in connector.list_accounts()]
+    assert len(scim_app.requests.select("GET", "/v2/Users")) == 2
+
+
+async def test_a_listing_that_outgrows_its_announced_total_is_refused(scim_app: ScimApp) -> None:
+    scim_app.configure(max_results=2)
+    connector = _connector(scim_app)
+    try:
+        await connector.capabilities()
+        for page in range(5):  # each page announces one more than it has reached, with new resources
+            scim_app.faults.arm(200, body=_page(3 + 2 * page, f"{page}a", f"{page}b"), path_prefix="/Users")
+        with pytest.raises(NeedsHumanError, match="goes on past the 3 resources its first page announced"):
+            [a async for a in connector.list_accounts()]
+    finally:
+        await connector.aclose()
+    assert len(scim_app.requests.select("GET", "/v2/Users")) == 3
 
 
 async def test_bad_token_needs_a_human(scim_app: ScimApp) -> None:

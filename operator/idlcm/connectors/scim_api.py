@@ -24,7 +24,7 @@ from idlcm.connectors.auth import (
     StaticAuth,
 )
 from idlcm.connectors.base import Capabilities
-from idlcm.connectors.errors import KNOWN_SECRETS, ConnectorError, classify, scrub
+from idlcm.connectors.errors import KNOWN_SECRETS, ConnectorError, NeedsHumanError, classify, scrub
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
 from idlcm.connectors.scim_errors import is_library_error, translate
 from idlcm.connectors.transport import GuardedTransport, RequestObserver, Tls
@@ -151,18 +151,29 @@ class ScimApi:
     async def pages(
         self, model: type[Resource[Any]], what: str, filter: str | None = None
     ) -> AsyncIterator[Resource[Any]]:
-        """Every resource of a listing, page after page (startIndex paging at the largest page allowed)."""
+        """Every resource of a listing, page after page (startIndex paging at the largest page allowed).
+
+        A listing that repeats itself, or grows past what its first page announced by more than a page, is
+        refused (InvalidResponse): a broken or hostile app could otherwise keep the operator reading on."""
         capabilities = await self.capabilities()
-        start = 1
+        start, announced = 1, None
+        seen: set[str] = set()
         while True:
             search = SearchRequest[Any](start_index=start, count=capabilities.max_results, filter=filter)
             page = await self.call(what, self.client.query(model, search))
             if not isinstance(page, ListResponse):
                 raise classify(200, detail=f"{what}:")
             resources = page.resources or []
+            before = len(seen)
+            seen.update(str(resource.id) for resource in resources)
+            if resources and len(seen) == before:
+                raise _endless(what, f"the page at startIndex {start} repeats resources already listed")
             for resource in resources:
                 yield resource
             start += len(resources)
+            announced = (page.total_results or 0) if announced is None else announced
+            if start > announced + max(len(resources), capabilities.max_results) + 1:
+                raise _endless(what, f"it goes on past the {announced} resources its first page announced")
             if not resources or start > (page.total_results or 0):
                 return
 
@@ -192,3 +203,7 @@ class ScimApi:
         replaced = await self.call(what, self.client.replace(fresh, headers=self.if_match(version)))
         assert isinstance(replaced, Resource)
         return replaced, replaced.meta.version if replaced.meta else None
+
+
+def _endless(what: str, why: str) -> NeedsHumanError:
+    return NeedsHumanError(f"{what}: the app's listing does not end: {why}", problem_class="InvalidResponse")

@@ -65,6 +65,9 @@ def translate(exc: BaseException, what: str, secrets: Iterable[str]) -> Connecto
     if isinstance(exc, UnexpectedStatusCodeException) or (status is not None and not 200 <= status < 300):
         return classify(status, detail=safe("unexpected answer"), retry_after=retry_after, location=location)
     message = exc.message if isinstance(exc, SCIMClientException) else str(exc)
+    if response is not None:  # what came instead, e.g. a login page (text/html): printable, bounded
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
+        message += f" (HTTP {status}, {''.join(c for c in kind[:60] if c.isprintable())})"
     return NeedsHumanError(
         safe(f"the app's answer is not valid SCIM: {message}"), problem_class="InvalidResponse", status=status
     )
