@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 IDLCM := $(BIN)/idlcm
 
-.PHONY: install run demo test lint fmt typecheck pytest soak clean
+.PHONY: install run demo test lint fmt typecheck pytest soak bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: install lint typecheck pytest
 # Each prints its figures (kill points, duplicates, missing, time to converge).
 soak: install
 	IDLCM_SOAK=1 $(BIN)/pytest -m soak -s -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
+
+# The six benchmarks of issue 6 (not part of `test`): every figure beside its baseline and target, ~10 min on
+# 2 cores; bench/RESULTS.md records a run. ARGS=--quick: smaller sizes; ARGS="--only b1,b6": a subset.
+bench: install
+	$(BIN)/python bench/run_all.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
