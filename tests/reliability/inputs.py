@@ -17,6 +17,8 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from idlcm.api.spec import is_email
+
 # The complete spec of the schema tests, and their values of any JSON type.
 from schema.test_fuzz import FULL_SPEC, _paths, json_values
 
@@ -111,7 +113,13 @@ def csv_rosters(draw: st.DrawFn, defect: str | None = None) -> Roster:
     names = draw(st.lists(user_names, min_size=1, max_size=8, unique_by=str.casefold))
     header = ["userName", "displayName", "email", "active", "groups"]
     rows = [
-        [n, draw(words), n, draw(st.sampled_from(["", "true", "no"])), draw(words).replace(";", "")]
+        [
+            n,
+            draw(words),
+            n if is_email(n) else "",
+            draw(st.sampled_from(["", "true", "no"])),
+            draw(words).replace(";", ""),
+        ]
         for n in names
     ]
     defect = defect or draw(st.sampled_from(CSV_DEFECTS))

@@ -13,6 +13,7 @@ import dataclasses
 import io
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,10 @@ embedded = lifecycle.embedded
 cluster = lifecycle.cluster
 operator = lifecycle.operator
 
-SETTLED = {"Validated", "UpToDate", "Failed", "UnderReview", "Retrying", "ValidationFailed"}
+SPECS, SOAK_SPECS = 60, 600
+"""Generated specs sent to the API (in `make test`, in `make soak`)."""
+PER_DEFECT, SOAK_PER_DEFECT = 2, 10
+"""Generated rosters per kind of defect (18 kinds) served at once by one operator."""
 
 
 # -- the schema: the embedded API and `idlcm check` agree, and the operator understands what both admit
@@ -67,7 +71,19 @@ def _check_says(path: Path, obj: dict[str, Any]) -> str:
 def test_the_embedded_api_rejects_what_the_schema_rejects_and_check_says_so(
     embedded: kubernetes.client.Configuration, tmp_path: Path
 ) -> None:
-    client = kubernetes.client.ApiClient(embedded)
+    _schema_agreement(embedded, tmp_path, SPECS)
+
+
+@pytest.mark.soak
+def test_schema_agreement_at_soak_size(embedded: kubernetes.client.Configuration, tmp_path: Path) -> None:
+    started = time.monotonic()
+    tally = _schema_agreement(embedded, tmp_path, SOAK_SPECS)
+    print(f"\nbad specs: {SOAK_SPECS} generated, {tally} in {time.monotonic() - started:.1f}s")
+
+
+def _schema_agreement(config: kubernetes.client.Configuration, tmp_path: Path, count: int) -> dict[str, int]:
+    """Send `count` generated specs to the API and to `idlcm check`; returns how many went which way."""
+    client = kubernetes.client.ApiClient(config)
     core, custom = kubernetes.client.CoreV1Api(client), kubernetes.client.CustomObjectsApi(client)
     core.create_namespace({"metadata": {"name": "bad-specs"}})
     crd = crds.find("Integration")
@@ -75,7 +91,7 @@ def test_the_embedded_api_rejects_what_the_schema_rejects_and_check_says_so(
     validator = SchemaValidator.for_crd(crd)
     tally = {"rejected": 0, "admitted": 0, "operator rules": 0}
 
-    for i, (what, spec) in enumerate(examples(bad_specs(), 60)):
+    for i, (what, spec) in enumerate(examples(bad_specs(), count)):
         obj = {
             "apiVersion": f"{crds.GROUP}/{crds.VERSION}",
             "kind": "Integration",
@@ -103,6 +119,7 @@ def test_the_embedded_api_rejects_what_the_schema_rejects_and_check_says_so(
     # The examples reach every branch (a change of the generator that stops doing so fails here).
     assert min(tally.values()) > 0, tally
     client.close()
+    return tally
 
 
 # -- the operator: one operator, many bad Integrations at once, and a healthy one that must keep going
@@ -237,6 +254,34 @@ async def test_bad_input_gets_a_clear_status_writes_nothing_and_others_keep_sync
     target: ScimApp,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    await _serve_bad_input(cluster, operator, scim_app, target, caplog, PER_DEFECT)
+
+
+@pytest.mark.soak
+async def test_bad_input_at_soak_size(
+    cluster: Cluster,
+    operator: OperatorFactory,
+    scim_app: ScimApp,
+    target: ScimApp,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    started = time.monotonic()
+    cases = await _serve_bad_input(cluster, operator, scim_app, target, caplog, SOAK_PER_DEFECT)
+    print(
+        f"\nbad Integrations: {cases} served at once, all with a clear status and Warning Event, "
+        f"0 writes to their app, the healthy one synced; {time.monotonic() - started:.1f}s"
+    )
+
+
+async def _serve_bad_input(
+    cluster: Cluster,
+    operator: OperatorFactory,
+    scim_app: ScimApp,
+    target: ScimApp,
+    caplog: pytest.LogCaptureFixture,
+    per_defect: int,
+) -> int:
+    """One operator, a healthy Integration and many bad ones; returns how many bad ones it served."""
     caplog.set_level(logging.WARNING)
     threads = set(threading.enumerate())
     await operator(FAST)
@@ -261,7 +306,7 @@ async def test_bad_input_gets_a_clear_status_writes_nothing_and_others_keep_sync
     await cluster.wait_status("seed", "Validated")
     target.requests.clear()
 
-    cases = _cases(target, every_defect(2))
+    cases = _cases(target, every_defect(per_defect))
     for case in cases:
         if case.configmap:
             await cluster.apply_configmap(*case.configmap)
@@ -298,3 +343,4 @@ async def test_bad_input_gets_a_clear_status_writes_nothing_and_others_keep_sync
     assert all(t.is_alive() for t in running), "the operator stopped"
     crashes = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert crashes == [], "a handler failed with an exception"
+    return len(cases)
