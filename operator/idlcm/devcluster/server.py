@@ -102,7 +102,8 @@ class DevCluster(kmock.KubernetesEmulator):
         return f"http://{self.host}:{self._port}"
 
     async def start(self, port: int = 0) -> None:
-        """Listen on the host and port (0: a free one)."""
+        """Listen on the host and port (0: a free one); a stopped cluster starts again with its objects."""
+        self._closing = watching.Closing()  # the watches that `stop` ended stay ended; new ones stay open
         await apps.RawHandler.__aenter__(self)
         server = aiohttp.web.Server(self, handler_cancellation=True)
         self._runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
