@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import kopf
@@ -13,7 +13,7 @@ from idlcm import backoff
 from idlcm.connections import ConnectorPool
 from idlcm.connectors.errors import ConnectorError
 from idlcm.crds import GROUP, VERSION
-from idlcm.kube import Kube
+from idlcm.kube import Kube, unanswered
 from idlcm.metrics import Metrics
 from idlcm.reconcile import Integration, Reconciler
 from idlcm.schedule import Trigger
@@ -134,7 +134,7 @@ def build_registry(options: Settings, shard: Shard | None = None) -> kopf.Operat
 
     @kopf.on.delete(*resource, registry=registry)
     async def deleted(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
-        await _release(memo, body, retry)
+        await _soon_when_unanswered(memo, _release(memo, body, retry))
 
     return registry
 
@@ -145,7 +145,19 @@ async def _reconcile(memo: kopf.Memo, body: Mapping[str, Any], trigger: Trigger)
     def post(kind: str, reason: str, message: str) -> None:
         kopf.event(body, type=kind, reason=reason, message=message)  # type: ignore[arg-type]
 
-    await reconciler.reconcile(_integration(body), trigger, post)
+    await _soon_when_unanswered(memo, reconciler.reconcile(_integration(body), trigger, post))
+
+
+async def _soon_when_unanswered(memo: kopf.Memo, work: Awaitable[None]) -> None:
+    """Run the work; if the Kubernetes API did not answer, have kopf run the handler again after a tick
+    (for any other exception kopf waits 60 s: a status left InProgress for a minute after a short outage)."""
+    try:
+        await work
+    except Exception as e:
+        if not unanswered(e):
+            raise
+        message = f"the Kubernetes API did not answer ({type(e).__name__}); trying again"
+        raise kopf.TemporaryError(message, delay=memo.settings.tick) from e
 
 
 async def _reconcile_by_name(

@@ -39,6 +39,16 @@ def unreachable(config: kubernetes.client.Configuration) -> str | None:
     return None
 
 
+def unanswered(error: BaseException) -> bool:
+    """Whether a Kubernetes call failed because the API server did not answer (refused, timed out, cut
+    off) or said it could not (5xx, 429): the same call is worth making again soon."""
+    import urllib3
+
+    if isinstance(error, ApiException):
+        return error.status == 429 or (error.status or 0) >= 500
+    return isinstance(error, urllib3.exceptions.HTTPError | OSError)
+
+
 class Kube:
     """Reads and writes of Integrations, ExternalApps and Secrets in one cluster."""
 

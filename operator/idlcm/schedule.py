@@ -36,15 +36,20 @@ class Op(enum.StrEnum):
 
 
 def due(status: Mapping[str, Any], spec: Mapping[str, Any], moment: datetime.datetime) -> Trigger | None:
-    """What a periodic look finds to do, from the timestamps in status (so it survives restarts)."""
+    """What a periodic look finds to do, from the timestamps in status (so it survives restarts). Ask only
+    while no run of the Integration is under way (the reconciler holds its lock)."""
     value = status.get("status")
     retry_at = parse_time((status.get("retry") or {}).get("nextRetryAt"))
     if value == Status.UNDER_VALIDATION:
         return Trigger.RESUMED  # waiting for the app's validation: look at the app again
     if value in (Status.VALIDATION_FAILED, Status.RETRYING):
         return Trigger.RESUMED if retry_at is None or retry_at <= moment else None
+    if value in (Status.VALIDATING, Status.IN_PROGRESS):
+        # Asked only while no run is under way: this one was cut short (a status write the Kubernetes API
+        # did not take, a crash): carry on now rather than when kopf retries the failed handler.
+        return Trigger.RESUMED
     if value not in (Status.VALIDATED, Status.UP_TO_DATE, Status.FAILED):
-        return None  # running (under the lock), stopped for review, or new
+        return None  # stopped for review, or new
     validation_end = parse_time((status.get("validation") or {}).get("endTime"))
     every = interval((spec.get("validation") or {}).get("interval"), 24 * 3600)
     if validation_end is not None and validation_end + every <= moment:

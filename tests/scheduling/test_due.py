@@ -57,9 +57,17 @@ def test_an_integration_waiting_for_its_app_looks_again_every_tick() -> None:
     assert due({"status": "UnderValidation"}, SPEC, NOW) == Trigger.RESUMED
 
 
-@pytest.mark.parametrize("state", ["UnderReview", "InProgress", "Validating", None])
-def test_nothing_periodic_happens_while_stopped_running_or_new(state: str | None) -> None:
+@pytest.mark.parametrize("state", ["UnderReview", None])
+def test_nothing_periodic_happens_while_stopped_or_new(state: str | None) -> None:
     assert due({"status": state, "lastSyncTime": ago(10**6)}, SPEC, NOW) is None
+
+
+@pytest.mark.parametrize("state", ["InProgress", "Validating"])
+def test_a_run_cut_short_resumes_at_the_next_look(state: str) -> None:
+    # A tick asks only while no run is under way: a run that left this state behind was interrupted.
+    status = {"status": state, "lastSyncTime": ago(1), "lastOperation": {"type": "Update"}}
+    assert due(status, SPEC, NOW) == Trigger.RESUMED
+    assert operation_for(Trigger.RESUMED, status) == (Op.UPDATE if state == "InProgress" else None)
 
 
 def test_a_dry_run_replans_at_the_sync_interval_from_its_last_plan() -> None:
