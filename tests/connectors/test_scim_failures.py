@@ -9,6 +9,7 @@ import pytest
 from idlcm.connectors import (
     Account,
     BearerAuth,
+    ConflictError,
     ConnectorError,
     NeedsHumanError,
     OAuth2ClientCredentials,
@@ -98,6 +99,38 @@ async def test_lost_create_answer_is_retryable_and_recoverable(
     recovered = await connector.find_account(user_name="alice")
     assert recovered is not None
     assert recovered.external_id == "emp-1"
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+async def test_creating_again_after_a_lost_answer_gives_the_account_created(
+    scim_app: ScimApp, bulk: bool
+) -> None:
+    scim_app.configure(bulk=bulk)
+    connector = _connector(scim_app)
+    alice = Account(user_name="alice", external_id="idlcm:ns/crm:uid:alice", groups=("sales",))
+    try:
+        scim_app.faults.arm(drop=True, passthrough=True, path_prefix="/Users", methods={"POST"})
+        with pytest.raises(RetryableError):
+            await connector.create(alice)  # created there, its answer lost here, not yet in its group
+        bob = Account(user_name="bob", external_id="idlcm:ns/crm:uid:bob", groups=("sales",))
+        results = await connector.create_many([alice, bob])
+    finally:
+        await connector.aclose()
+    assert all(isinstance(r, Account) and r.groups == ("sales",) for r in results), results
+    users = {u.user_name: u.id for u in scim_app.users()}
+    assert sorted(users) == ["alice", "bob"]
+    (sales,) = scim_app.groups()
+    assert sorted(m.value for m in sales.members or []) == sorted(users.values())
+
+
+async def test_creating_over_someone_elses_account_is_still_a_conflict(
+    scim_app: ScimApp, connector: ScimConnector
+) -> None:
+    await connector.create(Account(user_name="alice", external_id="hr-system:1001"))
+    with pytest.raises(ConflictError):
+        await connector.create(Account(user_name="alice", external_id="idlcm:ns/crm:uid:alice"))
+    (alice,) = scim_app.users()
+    assert alice.external_id == "hr-system:1001"
 
 
 async def test_dropped_connection_is_retryable(scim_app: ScimApp, connector: ScimConnector) -> None:

@@ -94,14 +94,18 @@ class ScimConnector:
         return None
 
     async def create(self, account: Account) -> Account:
-        """Create an account, then its group memberships."""
+        """Create an account, then its group memberships. An account with this userName and externalId
+        already there (an earlier create whose answer was lost, landed since) counts as created."""
         await self.api.capabilities()
         what = f"create account {account.user_name}"
-        created = await self.api.call(what, self.api.client.create(mapping.to_user(account)))
-        assert isinstance(created, Resource)
-        result = mapping.to_account(created)
-        if account.groups:
-            await self._join(str(result.id), account.groups)
+        try:
+            created = await self.api.call(what, self.api.client.create(mapping.to_user(account)))
+        except ConflictError as conflict:
+            result = await self._created_before(account, conflict)
+        else:
+            assert isinstance(created, Resource)
+            result = mapping.to_account(created)
+        await self._join(str(result.id), [name for name in account.groups if name not in result.groups])
         return dataclasses.replace(result, groups=tuple(sorted({*result.groups, *account.groups})))
 
     async def create_many(self, accounts: Sequence[Account]) -> list[Account | ConnectorError]:
@@ -123,6 +127,9 @@ class ScimConnector:
         finally:
             for task in sending:
                 task.cancel()
+        for index, result in enumerate(results):
+            if isinstance(result, ConflictError):
+                results[index] = await self._created_before_or_error(accounts[index], result)
         await self._join_many(accounts, results)
         return results
 
@@ -189,6 +196,23 @@ class ScimConnector:
 
     # -- the details ----------------------------------------------------------------------------------------
 
+    async def _created_before(self, account: Account, conflict: ConflictError) -> Account:
+        """The account a create clashed with, if it is this very account (same userName and externalId,
+        e.g. a create that timed out here but went through there); else the conflict is raised."""
+        if account.external_id is not None:
+            found = await self.find_account(user_name=account.user_name)
+            if found is not None and found.external_id == account.external_id:
+                return found
+        raise conflict
+
+    async def _created_before_or_error(
+        self, account: Account, conflict: ConflictError
+    ) -> Account | ConnectorError:
+        try:
+            return await self._created_before(account, conflict)
+        except ConnectorError as exc:
+            return exc
+
     async def _create_or_error(self, account: Account) -> Account | ConnectorError:
         try:
             return await self.create(account)
@@ -217,7 +241,8 @@ class ScimConnector:
         for index, (account, result) in enumerate(zip(accounts, results, strict=True)):
             if isinstance(result, Account):
                 for name in account.groups:
-                    members.setdefault(name, []).append(index)
+                    if name not in result.groups:  # (an account created before may be in some already)
+                        members.setdefault(name, []).append(index)
         for name, indexes in members.items():
             created = [r for r in (results[i] for i in indexes) if isinstance(r, Account)]
             try:
