@@ -120,7 +120,9 @@ def build(
     credentials: Credentials
     if auth.bearer_token:
         ref = auth.bearer_token.secret_ref
-        credentials = BearerAuth(value(ref.name, ref.key))
+        credentials = BearerAuth(
+            _bearer(value(ref.name, ref.key), f"Secret {namespace}/{ref.name} key {ref.key!r}")
+        )
     elif auth.basic:
         basic = auth.basic.secret_ref
         credentials = BasicAuth(value(basic.name, basic.username_key), value(basic.name, basic.password_key))
@@ -155,6 +157,21 @@ def build(
         raise NeedsHumanError(
             "spec.connector.scim.baseURL is not a valid URL", problem_class="InvalidURL"
         ) from None
+
+
+def _bearer(token: str, where: str) -> str:
+    """The token as an Authorization header carries it: without the line break `echo TOKEN | base64` adds.
+
+    A token of other than visible ASCII characters (RFC 6750), e.g. two lines, needs a human; the message
+    never shows it (the HTTP client's error about such a header would)."""
+    token = token.strip()
+    if not token or any(not "!" <= char <= "~" for char in token):
+        raise NeedsHumanError(
+            f"{where} holds no usable bearer token (empty, or spaces, line breaks, control or non-ASCII "
+            "characters inside); its value is not shown",
+            problem_class="InvalidCredentials",
+        )
+    return token
 
 
 def _fingerprint(spec: IntegrationSpec, secrets: Mapping[str, Secret | None]) -> str:

@@ -39,6 +39,7 @@ operator = lifecycle.operator
 
 BEARER = "zqxcanarybearertokenvaluekept"
 WRONG = "zqxcanarywrongtokenvaluerefused"
+GARBLED = "zqxcanarygarbledfirst\nzqxcanarygarbledsecond"  # two lines: no HTTP header can carry it
 BASIC_USER = "zqx-basic-user"
 BASIC_PASSWORD = "zqxcanarybasicpasswordvalue"
 OAUTH_SECRET = "zqxcanaryoauthclientsecretvalue"
@@ -49,7 +50,7 @@ class Canaries:
     """The secret values of the run, in every form they could leak in."""
 
     def __init__(self, app: ScimApp) -> None:
-        self.values = [BEARER, WRONG, BASIC_PASSWORD, OAUTH_SECRET]
+        self.values = [BEARER, WRONG, BASIC_PASSWORD, OAUTH_SECRET, *GARBLED.split("\n")]
         self.issued: list[str] = []  # OAuth access tokens the app hands out
         self._pair = f"{BASIC_USER}:{BASIC_PASSWORD}"
         issue = app.oauth.issue
@@ -175,6 +176,8 @@ async def test_no_canary_in_logs_events_status_metrics_through_the_main_flows(
     await operator(FAST, metrics=metrics, metrics_port=0)
     await cluster.create_secret("bearer", {"token": BEARER})
     await cluster.create_secret("wrong", {"token": WRONG})
+    await cluster.create_secret("pasted", {"token": BEARER + "\n"})  # as `echo TOKEN | base64` stores it
+    await cluster.create_secret("garbled", {"token": GARBLED})
     await cluster.create_secret("basic", {"username": BASIC_USER, "password": BASIC_PASSWORD})
     await cluster.create_secret(
         "oauth", {"client_id": scim_app.oauth.client_id, "client_secret": OAUTH_SECRET}
@@ -184,11 +187,14 @@ async def test_no_canary_in_logs_events_status_metrics_through_the_main_flows(
     kinds = ("bearer", "basic", "oauth")
     for kind in kinds:
         await cluster.create_integration(kind, _spec(scim_app, kind, f"{kind}-ann", f"{kind}-ben"))
-    await cluster.create_integration("wrong", _spec(scim_app, "wrong", "wrong-ann"))
-    for kind in kinds:
+    for kind in ("wrong", "pasted", "garbled"):
+        await cluster.create_integration(kind, _spec(scim_app, kind, f"{kind}-ann"))
+    for kind in (*kinds, "pasted"):
         await _settled(cluster, kind, 1, {"UpToDate"})
-    refused = await _settled(cluster, "wrong", 1, {"UnderReview"})
-    assert refused["status"]["reason"] == "InvalidCredentials"
+    for kind in ("wrong", "garbled"):
+        refused = await _settled(cluster, kind, 1, {"UnderReview"})
+        assert refused["status"]["reason"] == "InvalidCredentials"
+    assert "holds no usable bearer token" in refused["status"]["message"]  # garbled's
     assert canaries.issued, "the OAuth Integration never got a token"
 
     # Apps that echo the credentials they were sent: 5xx with Retry-After, 400 per account, a 401, and
@@ -216,9 +222,9 @@ async def test_no_canary_in_logs_events_status_metrics_through_the_main_flows(
     await cluster.delete_integration("bearer")
     await cluster.wait_for("integrations", "bearer", lambda o: o is None, timeout=30)
     scim_app.faults.clear()
-    for name in ("basic", "oauth", "wrong"):
+    for name in ("basic", "oauth", "wrong", "pasted", "garbled"):
         await cluster.delete_integration(name)
-    for name in ("basic", "oauth", "wrong"):
+    for name in ("basic", "oauth", "wrong", "pasted", "garbled"):
         await cluster.wait_for("integrations", name, lambda o: o is None, timeout=30)
     reasons = {e.reason for e in await cluster.events_for("bearer")}
     assert "DeprovisionIncomplete" in reasons
@@ -262,6 +268,7 @@ def _connector(app: ScimApp, kind: str) -> Any:
     secrets = {
         "bearer": Secret("bearer", "1", {"token": BEARER}),
         "wrong": Secret("wrong", "1", {"token": WRONG}),
+        "garbled": Secret("garbled", "1", {"token": GARBLED}),
         "basic": Secret("basic", "1", {"username": BASIC_USER, "password": BASIC_PASSWORD}),
         "oauth": Secret("oauth", "1", {"client_id": app.oauth.client_id, "client_secret": OAUTH_SECRET}),
     }
@@ -302,7 +309,7 @@ async def test_connector_errors_never_carry_a_credential(scim_app: ScimApp) -> N
     ]
     texts: list[tuple[str, str]] = []
     errors = 0
-    for kind in ("bearer", "basic", "oauth", "wrong"):
+    for kind in ("bearer", "basic", "oauth", "wrong", "garbled"):
         for fault in faults:
             scim_app.faults.clear()
             scim_app.oauth.revoke_all()
@@ -311,7 +318,12 @@ async def test_connector_errors_never_carry_a_credential(scim_app: ScimApp) -> N
                     400, path_prefix="/oauth/token", times=1, body=leaky, content_type="application/json"
                 )
             scim_app.faults.arm(path_prefix="/", times=None, **fault)
-            connector = _connector(scim_app, kind)
+            try:
+                connector = _connector(scim_app, kind)
+            except Exception as e:  # a credential no request can carry
+                errors += 1
+                texts.extend(_failure_text(e))
+                continue
             try:
                 for call in _calls(connector):
                     try:
