@@ -531,7 +531,9 @@ class Reconciler:
         last: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        attempt = _attempt(reporter.status, op.value)
+        # An attempt that wrote to the app got closer to the spec: only fruitless attempts in a row count.
+        written = sum(int((last or {}).get("counts", {}).get(k) or 0) for k in _WRITES)
+        attempt = 1 if written else _attempt(reporter.status, op.value)
         retry = backoff.schedule(
             self._settings.operation_backoff, attempt, now(), self._rng, error.message, operation=op.value
         )
@@ -549,11 +551,12 @@ class Reconciler:
                 next_retry_at=now() + datetime.timedelta(seconds=retry_after),
             )
         last = last or {"type": op.value, "startTime": timestamp(started), "endTime": timestamp(now())}
+        progress = f"; {written} accounts written by this attempt" if written else ""
         await self._ensure_in_progress(reporter, op)
         await reporter.move(
             Event.OPERATION_RETRY_SCHEDULED,
             reason="Retrying",
-            message=f"{op.value.lower()}: {error.message} (attempt {attempt}/{retry.max_attempts}, "
+            message=f"{op.value.lower()}: {error.message}{progress} (attempt {attempt}/{retry.max_attempts}, "
             f"next at {timestamp(retry.next_retry_at)})",
             extra={**(extra or {}), "lastOperation": {**last, "result": "Failed"}, "retry": retry.to_dict()},
         )
@@ -679,7 +682,7 @@ def _approval(status: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _attempt(status: Mapping[str, Any], operation: str) -> int:
-    """The number of this attempt: one more than the failed attempts of the same operation so far."""
+    """The number of this attempt: one more than the fruitless attempts of the same operation so far."""
     retry = status.get("retry") or {}
     return int(retry.get("attempt", 0)) + 1 if retry.get("operation") == operation else 1
 

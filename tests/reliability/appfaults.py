@@ -26,6 +26,7 @@ PATIENT = dataclasses.replace(
 """Short waits, and enough attempts that a 30% fault rate cannot spend them (the logic is production's)."""
 
 _ATTEMPT = re.compile(r"\(attempt (\d+)/(\d+), next at ")
+_WRITTEN = re.compile(r"; (\d+) accounts written by this attempt \(attempt ")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class Announced:
         """(attempt, of max attempts) of a retry announcement."""
         found = _ATTEMPT.search(self.message)
         return (int(found[1]), int(found[2])) if found else None
+
+    @property
+    def written(self) -> int:
+        """How many accounts the failed attempt of a retry announcement wrote nonetheless."""
+        found = _WRITTEN.search(self.message)
+        return int(found[1]) if found else 0
 
 
 async def announcements(cluster: Cluster, name: str, last: str | None = None) -> list[Announced]:
