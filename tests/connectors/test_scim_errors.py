@@ -123,3 +123,10 @@ def test_scrub_removes_known_secrets_and_errors_scrub_themselves() -> None:
 def test_scrub_leaves_ordinary_words_alone() -> None:
     text = "the app wants HTTP basic authentication or a bearer token"
     assert scrub(text) == text
+
+
+def test_scrub_leaves_references_to_secrets_alone() -> None:
+    # kopf's DEBUG lines show whole specs: a reference to a Secret is not one.
+    text = '{"auth": {"bearerToken": {"secretRef": {"name": "acme", "key": "token"}}}, "tokens": ["a"]}'
+    assert scrub(text) == text
+    assert scrub('{"accessToken": "abc123"}') == '{"accessToken": "***"}'

@@ -22,7 +22,8 @@ _SECRET_PATTERNS = (
     ),
     re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}\r\n]+"),
     re.compile(
-        r"(?i)((?:access_token|refresh_token|client_secret|password|token)['\"]?\s*[:=]\s*['\"]?)[^'\"&,}\s]+"
+        # A value, not a nested object or list (`"bearerToken": {"secretRef": ...}` is no credential).
+        r"(?i)((?:access_token|refresh_token|client_secret|password|token)['\"]?\s*[:=]\s*['\"]?)[^'\"&,{}\[\]\s]+"
     ),
 )
 REDACTED = "***"
