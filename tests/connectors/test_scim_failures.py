@@ -133,6 +133,19 @@ async def test_creating_over_someone_elses_account_is_still_a_conflict(
     assert alice.external_id == "hr-system:1001"
 
 
+async def test_a_lookup_answering_another_user_name_is_no_proof_of_an_earlier_create(
+    scim_app: ScimApp, connector: ScimConnector
+) -> None:
+    await connector.capabilities()
+    stamp = "idlcm:ns/crm:uid:alice"
+    scim_app.faults.arm(409, path_prefix="/Users", methods={"POST"})
+    lie = {"schemas": [CORE_USER], "id": "m1", "userName": "mallory", "externalId": stamp}
+    listing = {"schemas": [LIST], "totalResults": 1, "Resources": [lie]}
+    scim_app.faults.arm(200, body=json.dumps(listing), path_prefix="/Users", methods={"GET"})
+    with pytest.raises(ConflictError):
+        await connector.create(Account(user_name="alice", external_id=stamp))
+
+
 async def test_dropped_connection_is_retryable(scim_app: ScimApp, connector: ScimConnector) -> None:
     scim_app.faults.arm(drop=True, path_prefix="/Users")
     with pytest.raises(RetryableError):

@@ -201,7 +201,8 @@ class ScimConnector:
         e.g. a create that timed out here but went through there); else the conflict is raised."""
         if account.external_id is not None:
             found = await self.find_account(user_name=account.user_name)
-            if found is not None and found.external_id == account.external_id:
+            same_name = found is not None and found.user_name.casefold() == account.user_name.casefold()
+            if found is not None and same_name and found.external_id == account.external_id:
                 return found
         raise conflict
 
