@@ -69,9 +69,12 @@ class AppCounter:
     async def _count(self, namespace: str, app: str) -> None:
         # An Integration being deleted no longer uses the app (its finalizer may still hold it for a while).
         names = sorted(
-            i["metadata"]["name"]
-            for i in await self._kube.list_integrations(namespace)
-            if (i.get("spec") or {}).get("app") == app and not i["metadata"].get("deletionTimestamp")
+            [
+                i["metadata"]["name"]
+                async for page in self._kube.list_integrations(namespace)
+                for i in page
+                if (i.get("spec") or {}).get("app") == app and not i["metadata"].get("deletionTimestamp")
+            ]
         )
         await self._kube.patch_app_status(
             namespace, app, {"integrations": len(names), "integrationNames": names[:100]}

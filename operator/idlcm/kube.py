@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import kubernetes.client
@@ -88,13 +88,22 @@ class Kube:
         """Merge-patch an Integration's status (null deletes a field)."""
         return await self._patch_status(namespace, "integrations", name, status, None)
 
-    async def list_integrations(self, namespace: str) -> list[dict[str, Any]]:
-        """Every Integration in the namespace."""
-        result = await _call(
-            self._custom.list_namespaced_custom_object, GROUP, VERSION, namespace, "integrations"
-        )
-        items: list[dict[str, Any]] = result.get("items", [])
-        return items
+    async def list_integrations(
+        self, namespace: str, *, page_size: int = 100
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every Integration in the namespace, a page at a time: thousands of them never sit in memory at
+        once (decoded, each takes tens of kilobytes)."""
+        token: str | None = None
+        while True:
+            options: dict[str, Any] = {"limit": page_size}
+            if token:
+                options["_continue"] = token
+            listing = self._custom.list_namespaced_custom_object
+            result = await _call(listing, GROUP, VERSION, namespace, "integrations", **options)
+            yield result.get("items", [])
+            token = (result.get("metadata") or {}).get("continue")
+            if not token:
+                return
 
     async def read_secret(self, namespace: str, name: str) -> Secret | None:
         """A Secret's decoded data and resourceVersion, or None when it does not exist."""

@@ -81,6 +81,7 @@ class Reconciler:
         # The status we last wrote, per uid: fresher than the body kopf hands to the next handler.
         self._written: dict[str, dict[str, Any]] = {}
         self.app_counts = AppCounter(kube)
+        self._turns = asyncio.Semaphore(max(1, settings.concurrent_reconciles))
         # The app validations running in this process, by (namespace, app): set when one ends.
         self._app_runs: dict[tuple[str, str], asyncio.Event] = {}
 
@@ -111,7 +112,8 @@ class Reconciler:
             )
             try:
                 with logs.about(obj.namespace, obj.name, obj.uid):
-                    await self._story(obj, trigger, reporter)
+                    async with self._turns:
+                        await self._story(obj, trigger, reporter)
             finally:
                 self._written[obj.uid] = dict(reporter.status)
 

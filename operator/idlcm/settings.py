@@ -48,6 +48,10 @@ class Settings:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     """The largest answer read from an app; a larger one fails the request (InvalidResponse)."""
 
+    concurrent_reconciles: int = 32
+    """Integrations worked on at once (validation, operations); the others wait their turn. Bounds the
+    memory and CPU a burst of new Integrations takes (a thousand at once: one working set each)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Defaults, overridden by `IDLCM_*` variables (e.g. `IDLCM_OPERATION_BACKOFF_BASE=1`)."""
@@ -74,4 +78,5 @@ class Settings:
             seed=int(seed) if seed else None,
             request_timeout=float(env.get("IDLCM_REQUEST_TIMEOUT", defaults.request_timeout)),
             max_response_bytes=int(env.get("IDLCM_MAX_RESPONSE_BYTES", defaults.max_response_bytes)),
+            concurrent_reconciles=int(env.get("IDLCM_CONCURRENT_RECONCILES", defaults.concurrent_reconciles)),
         )

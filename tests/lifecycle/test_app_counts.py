@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import kubernetes.client
@@ -18,9 +19,12 @@ class CountingKube(Kube):
 
     listings = 0
 
-    async def list_integrations(self, namespace: str) -> list[dict[str, Any]]:
+    async def list_integrations(
+        self, namespace: str, *, page_size: int = 100
+    ) -> AsyncIterator[list[dict[str, Any]]]:
         self.listings += 1
-        return await super().list_integrations(namespace)
+        async for page in super().list_integrations(namespace, page_size=5):  # several pages
+            yield page
 
 
 async def test_a_burst_of_requests_costs_a_few_listings_and_counts_every_integration(
