@@ -596,14 +596,14 @@ def make_certificates(directory: Path) -> ServerCertificates:
 
 
 class _ServerThread:
-    """uvicorn serving a ScimApp on a free loopback port, in a daemon thread."""
+    """uvicorn serving a ScimApp on a loopback port (a free one unless given), in a daemon thread."""
 
-    def __init__(self, app: ScimApp, certificates: ServerCertificates | None = None) -> None:
+    def __init__(self, app: ScimApp, certificates: ServerCertificates | None = None, port: int = 0) -> None:
         # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that name it; without, each answer's body
         # waited ~40 ms behind its headers (Nagle's algorithm and the client's delayed ACK).
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((app.host, 0))
+        self.sock.bind((app.host, port))
         app.port = self.sock.getsockname()[1]
         config = uvicorn.Config(
             app,
