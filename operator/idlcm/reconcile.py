@@ -619,7 +619,11 @@ class Reconciler:
                 self.metrics.operation_done("Deprovision", result, time.monotonic() - clock)
 
     async def _deprovision_all(self, obj: Integration) -> list[str]:
-        spec = IntegrationSpec.model_validate(obj.spec)
+        # Only the connection matters here: declared accounts that stopped making sense must not block it.
+        try:
+            spec = IntegrationSpec.model_validate({**obj.spec, "accounts": [], "accountsFrom": []})
+        except pydantic.ValidationError as e:
+            raise NeedsHumanError(_spec_errors(e), problem_class="InvalidSpec") from None
         target = await self._target(obj, spec)
         connector = self._connectors.get(target)
         owner = planning.Owner(obj.namespace, obj.name, obj.uid)

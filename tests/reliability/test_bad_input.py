@@ -344,3 +344,26 @@ async def _serve_bad_input(
     crashes = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert crashes == [], "a handler failed with an exception"
     return len(cases)
+
+
+async def test_an_integration_whose_spec_stopped_making_sense_is_still_deprovisioned_on_deletion(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await operator(FAST)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("ann", "ben")))
+    await cluster.wait_status("crm", "UpToDate")
+    # The API admits userNames equal but for case; the operator cannot act on them.
+    await cluster.patch_integration(
+        "crm", {"spec": {"accounts": [{"userName": "Cy@example.com"}, {"userName": "cy@EXAMPLE.com"}]}}
+    )
+    stopped = await cluster.wait_status("crm", "UnderReview")
+    assert stopped["status"]["reason"] == "InvalidSpec"
+
+    await cluster.delete_integration("crm")
+    await cluster.wait_for("integrations", "crm", lambda o: o is None, timeout=30)
+    # Deprovisioning needs only the connection and the owner's stamp, not the declared accounts.
+    assert {name: user["active"] for name, user in in_app(scim_app).items()} == {
+        "ann@example.com": False,
+        "ben@example.com": False,
+    }
