@@ -48,6 +48,7 @@ def build_registry(options: Settings, shard: Shard | None = None) -> kopf.Operat
         )
         # Our own Events tell the story; kopf's chatter stays in the logs.
         settings.posting.level = logging.WARNING
+        settings.peering.lifetime = memo.settings.peering_lifetime
         if shard is not None:  # filtered by the API server: other shards' Integrations never arrive here
             settings.watching.label_selectors[GROUP, PLURAL] = shard.selector
         memo.api_client = kubernetes.client.ApiClient(memo.kube_config)

@@ -52,6 +52,10 @@ class Settings:
     """Integrations worked on at once (validation, operations); the others wait their turn. Bounds the
     memory and CPU a burst of new Integrations takes (a thousand at once: one working set each)."""
 
+    peering_lifetime: int = 60
+    """Seconds a replica counts as alive after its last keep-alive in the peering object (kopf's lifetime):
+    with several replicas, how long a standby waits to take over from one that died without saying so."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Defaults, overridden by `IDLCM_*` variables (e.g. `IDLCM_OPERATION_BACKOFF_BASE=1`)."""
@@ -79,4 +83,5 @@ class Settings:
             request_timeout=float(env.get("IDLCM_REQUEST_TIMEOUT", defaults.request_timeout)),
             max_response_bytes=int(env.get("IDLCM_MAX_RESPONSE_BYTES", defaults.max_response_bytes)),
             concurrent_reconciles=int(env.get("IDLCM_CONCURRENT_RECONCILES", defaults.concurrent_reconciles)),
+            peering_lifetime=int(env.get("IDLCM_PEERING_LIFETIME", defaults.peering_lifetime)),
         )

@@ -98,6 +98,8 @@ class Arrival:
     port: int
     method: str
     path: str
+    sender: str | None = None
+    """Which client sent it (see `RecordingScimApp.senders`), when known."""
 
     @property
     def is_write(self) -> bool:
@@ -112,12 +114,18 @@ class RecordingScimApp(ScimApp):
         self.arrivals: list[Arrival] = []
         self.write_count = 0
         """Write requests that arrived so far."""
+        self.senders: dict[str, int] = {}
+        """Name -> pid of the processes whose requests are told apart (looked up as each one arrives)."""
         super().__init__()
+
+    def _sender(self, port: int) -> str | None:
+        return next((n for n, pid in self.senders.items() if port in socket_ports(pid)), None)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            client = scope.get("client") or ("", 0)
-            arrival = Arrival(time.time(), int(client[1]), scope["method"], scope["path"])
+            port = int((scope.get("client") or ("", 0))[1])
+            sender = self._sender(port) if self.senders else None
+            arrival = Arrival(time.time(), port, scope["method"], scope["path"], sender)
             self.arrivals.append(arrival)
             self.write_count += arrival.is_write
         await super().__call__(scope, receive, send)
