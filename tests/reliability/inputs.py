@@ -247,7 +247,17 @@ def bad_specs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     for _ in range(draw(st.integers(1, 2))):
         kind = draw(
             st.sampled_from(
-                ["type", "type", "huge", "duplicate", "email", "unicode", "unknown field", "namespace ref"]
+                [
+                    "type",
+                    "type",
+                    "huge",
+                    "duplicate",
+                    "email",
+                    "unicode",
+                    "unknown field",
+                    "namespace ref",
+                    "url credentials",
+                ]
             )
         )
         if kind == "type":
@@ -291,6 +301,10 @@ def bad_specs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             else:
                 spec["connector"]["scim"]["baseURL"] = "https://" + text
             done.append(f"unicode {field}")
+        elif kind == "url credentials":
+            login = draw(st.sampled_from(["admin:hunter22@", "token@", ":secret@"]))
+            spec["connector"]["scim"]["baseURL"] = f"https://{login}crm.example.com/scim/v2"
+            done.append("credentials in baseURL")
         elif kind == "unknown field":
             spec[draw(st.sampled_from(["passwords", "namespace", "owner"]))] = draw(json_values)
             done.append("unknown spec field")
