@@ -259,20 +259,22 @@ class Faults:
         *,
         timed: float = 0.2,
     ) -> None:
-        """Strike `count` times while the phase runs (about `expected_writes` writes; `done` says when the
-        phase is over: a strike due then strikes at once); a share `timed` of the strikes come a time after
-        the previous one rather than after a number of writes."""
+        """Strike `count` times while the phase runs. Most strikes come after a number of app writes, spread
+        over the `expected_writes` of the phase; a share `timed` come a while after the previous strike (in
+        start-up, validation, listing). `done` says when the phase is over: a strike due then comes now."""
         rng, app = self.w.rng, self.w.app
         start = app.write_count
-        for i in range(count):
-            if rng.random() < timed:
+        kinds = [rng.random() < timed for _ in range(count)]
+        span = max(2, expected_writes)
+        marks = sorted(rng.sample(range(1, span), min(kinds.count(False), span - 1)))
+        for is_timed in kinds:
+            if is_timed:
                 pause = rng.uniform(0.5, 2.5)
                 time.sleep(pause)
                 where = f"{pause:.1f}s after a start"
             else:
-                remaining = max(1, expected_writes - (app.write_count - start))
-                target = app.write_count + rng.randint(1, max(1, remaining // (count - i + 1)))
-                self._wait_writes(target, done)
+                mark = marks.pop(0) if marks else 0
+                self._wait_writes(max(start + mark, app.write_count + 1), done)
                 where = f"{app.write_count - start} writes in"
             strike()
             self.last = time.monotonic()
