@@ -319,3 +319,26 @@ async def test_no_secret_in_any_error(scim_app: ScimApp) -> None:
         assert CANARY not in said
         assert "Bearer canary" not in said
     assert CANARY not in repr(connector)
+
+
+async def test_no_secret_from_what_a_hostile_app_sends_back(scim_app: ScimApp) -> None:
+    scim_app.token = CANARY
+    connector = ScimConnector(scim_app.base_url, BearerAuth(CANARY), Tls(insecure=True))
+    raised: list[ConnectorError] = []
+    try:
+        await connector.capabilities()
+        # A redirect to a host named after the token, a content type that is the token.
+        scim_app.faults.arm(
+            302, headers={"Location": f"http://{CANARY}.example/x"}, body=b"", path_prefix="/Users"
+        )
+        scim_app.faults.arm(200, body=b"<html/>", content_type=f"text/{CANARY}", path_prefix="/Users")
+        for _ in range(2):
+            with pytest.raises(ConnectorError) as caught:
+                await connector.find_account(user_name="alice")
+            raised.append(caught.value)
+    finally:
+        await connector.aclose()
+    assert "redirect" in raised[0].message
+    assert "not valid SCIM" in raised[1].message
+    for exc in raised:
+        assert CANARY not in _everything_said(exc)

@@ -120,13 +120,14 @@ class ScimApi:
         try:
             return await awaitable
         except ConnectorError as exc:
-            exc.message = scrub(exc.message, self.secrets())
-            exc.args = (exc.message,)
-            raise
+            error = exc
         except Exception as exc:
             if not is_library_error(exc):
                 raise
             error = translate(exc, what, self.secrets())
+        # Every part of the message may come from the app (a redirect's host, a content type): scrub it all.
+        error.message = scrub(error.message, self.secrets())
+        error.args = (error.message,)
         # Raised outside the handler, so the library exception (which may echo credentials) is not chained.
         raise error
 
