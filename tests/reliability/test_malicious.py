@@ -56,7 +56,7 @@ class EndlessGroups(ScimApp):
         gone = asyncio.ensure_future(receive())  # the next message is the disconnect
         headers = [(b"content-type", b"application/scim+json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        chunk = b'{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "Resources": ['
+        chunk = b'{"schemas": ["%s"], "Resources": [' % LIST.encode()
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         chunk = b'{"schemas": ["%s"], "id": "g", "displayName": "x"},' % CORE_GROUP.encode()
         chunk *= 256
