@@ -4,6 +4,8 @@
 
 Prints `ready` once it watches, runs until its stdin closes, then prints one JSON line: peak RSS and CPU time.
 The bare operator is the least a kopf operator does: on create, it patches one status field (`UpToDate`).
+With `IDLCM_BENCH_REPORT=PATH`, idlcm's operator also writes there (JSON) the requests it sent to the apps,
+by method, as its metrics counted them.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import os
 import resource
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import kopf
 
-from idlcm.settings import GROUP
+from idlcm.crds import GROUP  # not idlcm.settings: it imports the HTTP client stack
 
 KOPF_PREFIX = f"kopf.{GROUP}"  # as idlcm.handlers keeps kopf's bookkeeping (not imported: see bare_registry)
 
@@ -49,18 +52,34 @@ def bare_registry() -> kopf.OperatorRegistry:
     return registry
 
 
-async def run(kind: str, kubeconfig: str, stop: threading.Event, ready: threading.Event) -> None:
+async def run(
+    kind: str, kubeconfig: str, stop: threading.Event, ready: threading.Event, metrics: Any
+) -> None:
     if kind == "idlcm":
         from idlcm import runner
         from idlcm.settings import Settings
 
         config = runner.cluster_config(kubeconfig, None)
-        await runner.run(config, settings=Settings.from_env(), stop_flag=stop, ready_flag=ready)
+        await runner.run(
+            config, settings=Settings.from_env(), stop_flag=stop, ready_flag=ready, metrics=metrics
+        )
         return
     os.environ["KUBECONFIG"] = kubeconfig
     await kopf.operator(
         registry=bare_registry(), clusterwide=True, standalone=True, stop_flag=stop, ready_flag=ready
     )
+
+
+def app_requests(metrics: Any) -> dict[str, int]:
+    """Requests sent to the apps, by HTTP method (`idlcm_outbound_requests_total`)."""
+    counts: dict[str, int] = {}
+    for metric in metrics.registry.collect():
+        if metric.name == "idlcm_outbound_requests":
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    method = sample.labels["method"]
+                    counts[method] = counts.get(method, 0) + int(sample.value)
+    return counts
 
 
 def main() -> None:
@@ -77,7 +96,15 @@ def main() -> None:
 
     threading.Thread(target=announce, daemon=True).start()
     threading.Thread(target=wait_for_eof, daemon=True).start()
-    asyncio.run(run(kind, kubeconfig, stop, ready))
+    metrics = None
+    if kind == "idlcm":  # the bare operator imports nothing of idlcm's operator code
+        from idlcm.metrics import Metrics
+
+        metrics = Metrics()
+    asyncio.run(run(kind, kubeconfig, stop, ready, metrics))
+    report_path = os.environ.get("IDLCM_BENCH_REPORT")
+    if report_path and metrics is not None:
+        Path(report_path).write_text(json.dumps({"app_requests": app_requests(metrics)}))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     report = {"max_rss_mib": usage.ru_maxrss / 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime}
     print(json.dumps(report), flush=True)
