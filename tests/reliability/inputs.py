@@ -273,13 +273,14 @@ def bad_specs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             elif where == "accountsFrom":
                 spec["accountsFrom"] = [{"configMapRef": {"name": f"r{i}", "key": "k"}} for i in range(51)]
             else:
-                spec["connector"]["scim"]["auth"] = {
+                oauth = {
                     "oauth2ClientCredentials": {
                         "tokenURL": "https://id.example.com/token",
                         "scopes": [f"s{i}" for i in range(33)],
                         "secretRef": {"name": "acme-oauth"},
                     }
                 }
+                _set(spec, ("connector", "scim", "auth"), oauth)
             done.append(f"huge {where}")
         elif kind == "duplicate":
             name = draw(user_names)
@@ -297,13 +298,13 @@ def bad_specs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             elif field in ("userName", "displayName"):
                 spec["accounts"] = [{"userName": "a@example.com", field: text}]
             elif field == "secretName":
-                spec["connector"]["scim"]["auth"]["bearerToken"]["secretRef"]["name"] = text
+                _set(spec, ("connector", "scim", "auth", "bearerToken", "secretRef", "name"), text)
             else:
-                spec["connector"]["scim"]["baseURL"] = "https://" + text
+                _set(spec, ("connector", "scim", "baseURL"), "https://" + text)
             done.append(f"unicode {field}")
         elif kind == "url credentials":
             login = draw(st.sampled_from(["admin:hunter22@", "token@", ":secret@"]))
-            spec["connector"]["scim"]["baseURL"] = f"https://{login}crm.example.com/scim/v2"
+            _set(spec, ("connector", "scim", "baseURL"), f"https://{login}crm.example.com/scim/v2")
             done.append("credentials in baseURL")
         elif kind == "unknown field":
             spec[draw(st.sampled_from(["passwords", "namespace", "owner"]))] = draw(json_values)
@@ -318,9 +319,6 @@ def bad_specs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
                     ]
                 )
             )
-            target: Any = spec
-            for step in ref:
-                target = target[step]
-            target["namespace"] = draw(st.sampled_from(["kube-system", "other-team", ""]))
+            _set(spec, (*ref, "namespace"), draw(st.sampled_from(["kube-system", "other-team", ""])))
             done.append(f"namespace in {'.'.join(map(str, ref))}")
     return "; ".join(done), spec
