@@ -112,8 +112,9 @@ def build(
         secret = secrets.get(name)
         if secret is None:
             raise MissingSecretError(f"Secret {namespace}/{name} not found")
-        if key not in secret.data:
-            raise MissingSecretError(f"Secret {namespace}/{name} has no key {key!r}")
+        problem = secret.lacks(key)
+        if problem:
+            raise MissingSecretError(f"Secret {namespace}/{name} {problem}")
         return secret.data[key]
 
     auth = scim.auth

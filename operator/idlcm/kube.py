@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import kubernetes.client
@@ -114,12 +114,14 @@ class Kube:
                 return None
             raise
         data: dict[str, str] = {}
+        unreadable = []
         for key, value in (obj.data or {}).items():
             try:
                 data[key] = base64.b64decode(value, validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                continue  # unreadable keys count as missing; their content is never echoed
-        return Secret(name=name, resource_version=obj.metadata.resource_version or "", data=data)
+                unreadable.append(key)  # named as such, their content never echoed
+        version = obj.metadata.resource_version or ""
+        return Secret(name=name, resource_version=version, data=data, unreadable=unreadable)
 
     async def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
         """A ConfigMap's data, or None when it does not exist."""
@@ -183,12 +185,22 @@ async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 class Secret:
     """The decoded content of a Secret; its repr never shows the values."""
 
-    __slots__ = ("data", "name", "resource_version")
+    __slots__ = ("data", "name", "resource_version", "unreadable")
 
-    def __init__(self, name: str, resource_version: str, data: Mapping[str, str]) -> None:
+    def __init__(
+        self, name: str, resource_version: str, data: Mapping[str, str], unreadable: Iterable[str] = ()
+    ) -> None:
         self.name = name
         self.resource_version = resource_version
         self.data = dict(data)
+        self.unreadable = frozenset(unreadable)
+        """Keys whose value is not UTF-8 text (e.g. a DER certificate where PEM is expected)."""
+
+    def lacks(self, key: str) -> str | None:
+        """Why `key` cannot be used (None when it can), in words for a message; never the value."""
+        if key in self.data:
+            return None
+        return f"key {key!r} is not UTF-8 text" if key in self.unreadable else f"has no key {key!r}"
 
     def __repr__(self) -> str:
         return f"Secret(name={self.name!r}, keys={sorted(self.data)!r})"

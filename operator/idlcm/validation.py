@@ -240,7 +240,7 @@ def secret_checks(target: Target) -> list[Check]:
             missing.append(f"Secret {target.namespace}/{name} not found")
             continue
         missing.extend(
-            f"Secret {target.namespace}/{name} has no key {key!r}" for key in keys if key not in secret.data
+            f"Secret {target.namespace}/{name} {secret.lacks(key)}" for key in keys if secret.lacks(key)
         )
     if missing:
         # Retried: GitOps tools often create the Secret just after the Integration.

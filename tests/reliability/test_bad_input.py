@@ -9,6 +9,7 @@ of shrinking it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import io
 import logging
@@ -174,6 +175,8 @@ def _cases(target: ScimApp, generated: list[Roster]) -> list[Case]:
 
     wrong_key = spec()
     wrong_key["connector"]["scim"]["auth"]["bearerToken"]["secretRef"]["key"] = "nope"
+    binary = spec()
+    binary["connector"]["scim"]["auth"]["bearerToken"]["secretRef"]["name"] = "binary"
     no_key = roster("no-key", "a ConfigMap without the key", "roster.csv", "", "has no key 'roster.csv'")
     no_key.configmap, no_key.states, no_key.reason = (
         ("no-key", {"else.csv": "userName\nzed\n"}),
@@ -224,6 +227,14 @@ def _cases(target: ScimApp, generated: list[Roster]) -> list[Case]:
             spec(roster=("nowhere", "r.csv")),
             "not found",
             ("Retrying", "Failed"),
+            None,
+        ),
+        Case(
+            "binary-secret",
+            "a Secret whose key is not text",
+            binary,
+            "key 'token' is not UTF-8 text",
+            ("ValidationFailed", "UnderReview"),
             None,
         ),
         Case(
@@ -299,6 +310,8 @@ async def _serve_bad_input(
 
     # The bad ones' app, validated first through a suspended Integration (its discovery checks are reads).
     await cluster.create_secret("target-token", {"token": target.token})
+    binary = {"metadata": {"name": "binary"}, "data": {"token": base64.b64encode(b"\xff\xfe\x00").decode()}}
+    await cluster.call(cluster.core.create_namespaced_secret, cluster.namespace, binary)
     seed = spec_for(target, suspend=True)
     seed["app"] = "target"
     seed["connector"]["scim"]["auth"]["bearerToken"]["secretRef"]["name"] = "target-token"
