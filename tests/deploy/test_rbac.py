@@ -125,3 +125,13 @@ def test_the_operator_code_uses_no_other_api_client() -> None:
         if "kubernetes.client." in p.read_text() and "Api(" in p.read_text()
     )
     assert users == [KUBE_PY], "a new Kubernetes API client outside kube.py: review the RBAC grants"
+
+
+def test_no_target_grants_more_than_its_install_variant(target: str) -> None:
+    # Overlays (ha, sharded, the e2e one) may patch anything: no Role or ClusterRole they render may grow.
+    documents = render(target)
+    roles = [d for d in documents if d["kind"] in ("ClusterRole", "Role")]
+    assert roles, f"{target} renders no RBAC"
+    for role in roles:
+        allowed = CLUSTER_WIDE if role["kind"] == "ClusterRole" else SINGLE_NAMESPACE
+        assert grants(role) - allowed.keys() == set(), f"{target}: {role['kind']} {role['metadata']['name']}"
