@@ -50,13 +50,24 @@ class Scale:
     """How long each outage lasts (drawn between the two)."""
     timeout: float
     """Seconds a phase may take to converge after its last fault."""
+    idle_outage: float | None = None
+    """How long the Kubernetes API is away while nothing runs (None: drawn like the others)."""
     seed: int = 7
 
 
 # The timeouts stay below the 60 s after which kopf retries a failed handler: a run cut short must resume
 # by itself (the next look at the Integration), not by kopf's retry.
 SMALL = Scale(accounts=300, keep=60, kills=(5, 3, 2), outages=2, outage_seconds=(0.3, 1.5), timeout=40)
-FULL = Scale(accounts=2000, keep=200, kills=(12, 8, 4), outages=4, outage_seconds=(0.5, 5.0), timeout=600)
+# The soak's idle outage outlasts kopf's retries of a request (~54 s): the watches must still come back.
+FULL = Scale(
+    accounts=2000,
+    keep=200,
+    kills=(12, 8, 4),
+    outages=4,
+    outage_seconds=(0.5, 5.0),
+    timeout=600,
+    idle_outage=75.0,
+)
 
 
 @dataclasses.dataclass
@@ -382,12 +393,12 @@ def api_away(tmp_path: Path, scale: Scale) -> Figures:
 
         strikes = iter(range(1, scale.outages + 1))
 
-        def outage() -> None:
+        def outage(seconds: float | None = None) -> None:
             w.api.stop()
             if next(strikes, 0) == scale.outages:
                 # Away until the operation has written every account: its closing status write fails.
                 wait_until(lambda: w.app_holds(every, set()), scale.timeout, "the accounts", interval=0.1)
-            time.sleep(w.rng.uniform(*scale.outage_seconds))
+            time.sleep(w.rng.uniform(*scale.outage_seconds) if seconds is None else seconds)
             w.api.start()
 
         w.cluster.create_integration(NAME, spec(w.app, names))
@@ -400,9 +411,10 @@ def api_away(tmp_path: Path, scale: Scale) -> Figures:
 
         # Away while nothing happens, then a change: the operator's watches must have come back.
         time.sleep(1.0)  # idle: the watches settled since the last outage
-        outage()
+        outage(scale.idle_outage)
         faults.last = time.monotonic()
-        figures.faults.append("idle: while nothing ran")
+        figures.faults.append(f"idle: while nothing ran ({scale.idle_outage or 'short'} s)")
+        assert w.operator.alive, "the operator exited during the outage"
         more = user_names(scale.accounts + 5)
         w.declare(more)
         faults.converge("spec change", functools.partial(w.settled, 2, set(more), set()), scale.timeout)
