@@ -1,5 +1,6 @@
 """Failures of a real SCIM app, classified where they enter: retryable, permanent or needs-human."""
 
+import asyncio
 import email.utils
 import json
 import time
@@ -17,6 +18,7 @@ from idlcm.connectors import (
     ScimConnector,
     Tls,
 )
+from idlcm.connectors.scim_api import READ_RETRIES
 from scimapp import ScimApp
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -147,10 +149,39 @@ async def test_a_lookup_answering_another_user_name_is_no_proof_of_an_earlier_cr
 
 
 async def test_dropped_connection_is_retryable(scim_app: ScimApp, connector: ScimConnector) -> None:
-    scim_app.faults.arm(drop=True, path_prefix="/Users")
+    await connector.capabilities()
+    scim_app.faults.arm(drop=True, times=None, path_prefix="/Users")
     with pytest.raises(RetryableError):
         await connector.find_account(user_name="alice")
     assert scim_app.users() == []
+    assert len(scim_app.requests.select("GET", "/v2/Users")) == 1 + READ_RETRIES  # a read is tried again
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(503, None), (429, 1), (None, None)])
+async def test_a_read_failing_once_is_read_again(
+    scim_app: ScimApp, connector: ScimConnector, status: int | None, retry_after: int | None
+) -> None:
+    await connector.capabilities()
+    scim_app.faults.arm(status, retry_after=retry_after, drop=status is None, path_prefix="/Users")
+    assert await connector.find_account(user_name="alice") is None
+    first, second = scim_app.requests.select("GET", "/v2/Users")
+    assert second.time - first.time >= (retry_after or 0)
+
+
+async def test_a_read_is_not_tried_again_after_a_timeout_or_a_long_retry_after(scim_app: ScimApp) -> None:
+    connector = _connector(scim_app, timeout=0.3)
+    try:
+        await connector.capabilities()
+        scim_app.faults.arm(delay=0.6, path_prefix="/Users")
+        with pytest.raises(RetryableError, match="timed out"):
+            await connector.find_account(user_name="alice")
+        scim_app.faults.arm(503, retry_after=60, path_prefix="/Users")
+        with pytest.raises(RetryableError):
+            await connector.find_account(user_name="alice")
+        await asyncio.sleep(0.6)  # the slow one is logged once answered
+    finally:
+        await connector.aclose()
+    assert len(scim_app.requests.select("GET", "/v2/Users")) == 2
 
 
 async def test_redirects_are_never_followed(scim_app: ScimApp, connector: ScimConnector) -> None:
@@ -302,13 +333,14 @@ async def test_no_secret_in_any_error(scim_app: ScimApp) -> None:
         raised.append(refused.value)
         scim_app.token = CANARY  # now accepted, and a careless app echoes it back in errors
         for status in (400, 409, 500, 401):
-            scim_app.faults.arm(
-                status, detail="you sent Authorization: {authorization}", path_prefix="/Users"
-            )
+            scim_app.faults.clear()
+            echo = "you sent Authorization: {authorization}"
+            scim_app.faults.arm(status, detail=echo, path_prefix="/Users", methods={"POST"})
             with pytest.raises(ConnectorError) as caught:
                 await connector.create(Account(user_name="alice"))
             raised.append(caught.value)
-            scim_app.faults.arm(status, detail="token {authorization} refused", path_prefix="/Users")
+            echo = "token {authorization} refused"
+            scim_app.faults.arm(status, detail=echo, times=None, path_prefix="/Users", methods={"GET"})
             with pytest.raises(ConnectorError) as caught:
                 await connector.find_account(user_name="alice")
             raised.append(caught.value)

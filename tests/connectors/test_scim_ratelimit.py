@@ -4,7 +4,15 @@ import asyncio
 
 import pytest
 
-from idlcm.connectors import BearerAuth, RateLimit, RateLimiter, RetryableError, ScimConnector, Tls
+from idlcm.connectors import (
+    Account,
+    BearerAuth,
+    RateLimit,
+    RateLimiter,
+    RetryableError,
+    ScimConnector,
+    Tls,
+)
 from scimapp import ScimApp
 
 
@@ -100,15 +108,15 @@ async def test_a_pause_longer_than_the_wait_limit_fails_at_once() -> None:
 
 
 async def _ask_twice_after_a_429(scim_app: ScimApp, retry_after: int) -> RetryableError | None:
-    """Look an account up twice, the first answered 429 with this Retry-After: the second one's error."""
+    """Create an account, refused 429 with this Retry-After, then look one up: the lookup's error."""
     connector = ScimConnector(
         scim_app.base_url, BearerAuth(scim_app.token), Tls(insecure=True), RateLimit(1000, 4)
     )
     try:
         await connector.capabilities()
-        scim_app.faults.arm(429, retry_after=retry_after, path_prefix="/Users")
+        scim_app.faults.arm(429, retry_after=retry_after, path_prefix="/Users", methods={"POST"})
         with pytest.raises(RetryableError):
-            await connector.find_account(user_name="alice")
+            await connector.create(Account(user_name="alice"))
         try:
             await connector.find_account(user_name="bob")
         except RetryableError as exc:
@@ -120,7 +128,7 @@ async def _ask_twice_after_a_429(scim_app: ScimApp, retry_after: int) -> Retryab
 
 async def test_retry_after_pauses_the_next_request_to_the_app(scim_app: ScimApp) -> None:
     assert await _ask_twice_after_a_429(scim_app, retry_after=1) is None
-    refused, after = scim_app.requests.select("GET", "/v2/Users")
+    refused, after = scim_app.requests.select(path_prefix="/v2/Users")
     assert refused.status == 429
     assert after.time - refused.time >= 1.0
 
@@ -131,4 +139,4 @@ async def test_a_long_retry_after_sends_nothing_more(scim_app: ScimApp) -> None:
     assert "not sent" in error.message
     assert error.retry_after is not None
     assert error.retry_after > 590
-    assert len(scim_app.requests.select("GET", "/v2/Users")) == 1
+    assert len(scim_app.requests.select(path_prefix="/v2/Users")) == 1

@@ -124,6 +124,10 @@ class PreconditionFailedError(RetryableError):
     """412: the account changed in the app since it was read; read it again and retry."""
 
 
+class TimedOutError(RetryableError):
+    """The app did not answer within the request timeout."""
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date), at most MAX_RETRY_AFTER;
     None if absent or invalid."""

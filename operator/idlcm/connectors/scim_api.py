@@ -24,12 +24,28 @@ from idlcm.connectors.auth import (
     StaticAuth,
 )
 from idlcm.connectors.base import Capabilities
-from idlcm.connectors.errors import KNOWN_SECRETS, ConnectorError, NeedsHumanError, classify, scrub
+from idlcm.connectors.errors import (
+    KNOWN_SECRETS,
+    ConnectorError,
+    NeedsHumanError,
+    RetryableError,
+    TimedOutError,
+    classify,
+    scrub,
+)
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
 from idlcm.connectors.scim_errors import is_library_error, translate
 from idlcm.connectors.transport import GuardedTransport, RequestObserver, Tls
 
 T = TypeVar("T")
+
+READ_RETRIES = 2
+"""Tries of a page read, after the first, when it failed in a passing way (see `ScimApi._read_page`)."""
+READ_RETRY_BACKOFF = 0.2
+"""Seconds before the first try again; doubled for each next one."""
+READ_RETRY_WAIT = 5.0
+"""The longest Retry-After waited out within a read; a longer one fails the read (the operation then
+retries no sooner than asked)."""
 
 _last_response: contextvars.ContextVar[httpx2.Response | None] = contextvars.ContextVar("last", default=None)
 
@@ -161,7 +177,7 @@ class ScimApi:
         seen: set[str] = set()
         while True:
             search = SearchRequest[Any](start_index=start, count=capabilities.max_results, filter=filter)
-            page = await self.call(what, self.client.query(model, search))
+            page = await self._read_page(model, search, what)
             if not isinstance(page, ListResponse):
                 raise classify(200, detail=f"{what}:")
             resources = page.resources or []
@@ -177,6 +193,21 @@ class ScimApi:
                 raise _endless(what, f"it goes on past the {announced} resources its first page announced")
             if not resources or start > (page.total_results or 0):
                 return
+
+    async def _read_page(self, model: type[Resource[Any]], search: SearchRequest[Any], what: str) -> Any:
+        """One page, read again after a short wait when the read failed in a passing way (5xx, 429 with a
+        short Retry-After, a dropped connection; not a timeout): a read is safe to repeat, and one fault
+        should not cost the whole operation a fresh start."""
+        retry = 0
+        while True:
+            try:
+                return await self.call(what, self.client.query(model, search))
+            except RetryableError as exc:
+                passing = not isinstance(exc, TimedOutError) and (exc.retry_after or 0) <= READ_RETRY_WAIT
+                if retry == READ_RETRIES or not passing:
+                    raise
+            await asyncio.sleep(READ_RETRY_BACKOFF * 2**retry)  # (and the limiter holds any Retry-After)
+            retry += 1
 
     async def find(
         self, model: type[Resource[Any]], attribute: str, value: str, what: str

@@ -20,6 +20,7 @@ from idlcm.connectors.errors import (
     NeedsHumanError,
     PermanentError,
     RetryableError,
+    TimedOutError,
     classify,
     parse_retry_after,
     scrub,
@@ -82,7 +83,7 @@ def network_error(exc: BaseException, what: str, secrets: Iterable[str]) -> Conn
     if isinstance(exc, httpx2.UnsupportedProtocol | httpx2.InvalidURL):
         return NeedsHumanError(f"{text} (check the URL)", problem_class="InvalidURL")
     if isinstance(exc, httpx2.TimeoutException):
-        return RetryableError(f"{text} (timed out)")
+        return TimedOutError(f"{text} (timed out)")
     return RetryableError(text)
 
 
