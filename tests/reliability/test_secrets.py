@@ -38,6 +38,7 @@ cluster = lifecycle.cluster
 operator = lifecycle.operator
 
 BEARER = "zqxcanarybearertokenvaluekept"
+ROTATED = "zqxcanaryrotatedbearertoken"
 WRONG = "zqxcanarywrongtokenvaluerefused"
 GARBLED = "zqxcanarygarbledfirst\nzqxcanarygarbledsecond"  # two lines: no HTTP header can carry it
 BASIC_USER = "zqx-basic-user"
@@ -50,7 +51,7 @@ class Canaries:
     """The secret values of the run, in every form they could leak in."""
 
     def __init__(self, app: ScimApp) -> None:
-        self.values = [BEARER, WRONG, BASIC_PASSWORD, OAUTH_SECRET, *GARBLED.split("\n")]
+        self.values = [BEARER, ROTATED, WRONG, BASIC_PASSWORD, OAUTH_SECRET, *GARBLED.split("\n")]
         self.issued: list[str] = []  # OAuth access tokens the app hands out
         self._pair = f"{BASIC_USER}:{BASIC_PASSWORD}"
         issue = app.oauth.issue
@@ -215,6 +216,21 @@ async def test_no_canary_in_logs_events_status_metrics_through_the_main_flows(
         await _settled(cluster, kind, 2, {"UpToDate", "Failed", "UnderReview"})
     answered = {(r.path.split("/")[-1] or r.path, r.status) for r in scim_app.requests}
     assert {("Users", 503), ("Bulk", 400), ("token", 400)} <= answered, "the echoing faults never fired"
+
+    # The token rotates (app first, then the Secret): the Integration validates again with the new one.
+    scim_app.faults.clear()
+    before = (await cluster.get("integrations", "bearer") or {})["status"]["secretVersions"]["bearer"]
+    scim_app.token = ROTATED
+    await cluster.update_secret("bearer", {"token": ROTATED})
+    await cluster.wait_for(
+        "integrations",
+        "bearer",
+        lambda o: (
+            ((o or {}).get("status") or {}).get("secretVersions", {}).get("bearer") != before
+            and (o or {})["status"]["status"] == "UpToDate"
+        ),
+        timeout=30,
+    )
 
     # Deletion while the app keeps failing (and echoing): the operator gives up and says what it left.
     scim_app.faults.clear()
