@@ -91,8 +91,8 @@ class Reconciler:
         if trigger == Trigger.TICK and lock.locked():
             return  # a run is under way; the next tick looks again
         async with lock:
-            if trigger == Trigger.RESUMED:
-                self._written.pop(obj.uid, None)
+            if trigger == Trigger.RESUMED or self._written.get(obj.uid) == obj.status:
+                self._written.pop(obj.uid, None)  # kopf's body has caught up: no copy kept per Integration
             status = self._written.get(obj.uid) or obj.status
             if status.get("status"):  # known after a restart too, before anything is written
                 self.metrics.integration_status(obj.namespace, obj.name, str(status["status"]))

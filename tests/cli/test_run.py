@@ -44,15 +44,19 @@ def _env_without_cluster(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_run_without_a_cluster_says_so_and_points_at_the_embedded_api(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*IDLCM, "run", "--liveness", "off"],
+def _run_without_cluster(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*IDLCM, "run", "--liveness", "off", *arguments],
         env=_env_without_cluster(tmp_path),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_run_without_a_cluster_says_so_and_points_at_the_embedded_api(tmp_path: Path) -> None:
+    result = _run_without_cluster(tmp_path)
     assert result.returncode == 1
     assert "no Kubernetes cluster configured" in result.stderr
     assert "--embedded" in result.stderr
@@ -149,14 +153,7 @@ def test_run_embedded_provisions_an_applied_integration_and_stops_cleanly_on_sig
 def test_run_refuses_an_unusable_shard_before_connecting(
     tmp_path: Path, arguments: list[str], message: str
 ) -> None:
-    result = subprocess.run(
-        [*IDLCM, "run", "--liveness", "off", "--metrics-port", "off", *arguments],
-        env=_env_without_cluster(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run_without_cluster(tmp_path, "--metrics-port", "off", *arguments)
     assert result.returncode == 1
     assert message in result.stderr
     assert "no Kubernetes cluster configured" not in result.stderr
