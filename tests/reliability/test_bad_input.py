@@ -353,6 +353,15 @@ async def _serve_bad_input(
     # Not one account of a half-understood spec reached the app: no write at all, only reads.
     assert [(r.method, r.path) for r in target.requests.writes] == []
     assert target.users() == []
+    # The missing ConfigMap appears (GitOps tools apply in any order): that Integration carries on.
+    await cluster.apply_configmap("nowhere", {"r.csv": "userName\nzoe@example.com\n"})
+    await cluster.wait_for(
+        "integrations",
+        "no-configmap",
+        lambda o: ((o or {}).get("status") or {}).get("status") == "UpToDate",
+        timeout=30,
+    )
+    assert "zoe@example.com" in in_app(target)
     assert all(t.is_alive() for t in running), "the operator stopped"
     crashes = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert crashes == [], "a handler failed with an exception"
