@@ -129,6 +129,10 @@ class Reconciler:
     async def _story(self, obj: Integration, trigger: Trigger, reporter: Reporter) -> None:
         app_name = str(obj.spec.get("app", ""))
         app_validated = await self._app_validated(obj.namespace, app_name)
+        if trigger in (Trigger.CREATED, Trigger.RESUMED) and _spec_unseen(reporter.status, obj.generation):
+            # Changed while no operator looked: kopf reports no update if it lost its own record of the
+            # spec (killed before storing it), and its creation handler would see nothing to do.
+            trigger = Trigger.SPEC_CHANGED
         entry = _entry_event(reporter.current, trigger, app_validated=app_validated)
         if entry is not None:
             extra = _approval(reporter.status) if entry == Event.REVALIDATE_REQUESTED else None
@@ -648,6 +652,12 @@ class Reconciler:
 _WRITES = ("created", "updated", "adopted", "deactivated", "deleted")
 _APP_STATES = {"Passed": "Validated", "Failed": "ValidationFailed", "NeedsReview": "UnderReview"}
 _PLAN_COUNTS = ("creates", "updates", "adoptions", "deactivations", "deletions", "conflicts")
+
+
+def _spec_unseen(status: Mapping[str, Any], generation: int) -> bool:
+    """Whether the spec changed after the status was last written (observedGeneration behind)."""
+    seen = status.get("observedGeneration")
+    return isinstance(seen, int) and 0 < seen < generation
 
 
 def _entry_event(current: Status | None, trigger: Trigger, *, app_validated: bool) -> Event | None:

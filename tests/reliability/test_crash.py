@@ -7,11 +7,26 @@ The fast variants run in `make test`; the 2,000-account ones in `make soak`, whi
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
-from reliability.crashes import FULL, SMALL, Figures, Scale, api_away, app_restarted, operator_killed
+from idlcm.crds import GROUP
+from reliability.crashes import (
+    FULL,
+    NAME,
+    SMALL,
+    Figures,
+    Scale,
+    api_away,
+    app_restarted,
+    operator_killed,
+    spec,
+    user_names,
+    world,
+)
+from reliability.processes import wait_until
 
 
 def _assert_exact(figures: Figures, scale: Scale) -> None:
@@ -50,6 +65,26 @@ def test_kubernetes_api_away_for_a_while_status_catches_up_and_changes_still_rea
     figures = api_away(tmp_path, SMALL)
     _assert_exact(figures, SMALL)
     assert figures.creates == SMALL.accounts + 5
+
+
+def test_a_spec_change_made_while_the_operator_was_down_reaches_the_app_though_kopf_lost_its_record(
+    tmp_path: Path,
+) -> None:
+    # Killed between its status write and kopf's own record of the handled spec (an annotation): the next
+    # operator sees a creation, not an update, of a spec that changed meanwhile.
+    names = user_names(20)
+    with world(tmp_path, seed=3) as w:
+        w.cluster.create_integration(NAME, spec(w.app, names))
+        w.operator.start()
+        wait_until(functools.partial(w.settled, 1, set(names), set()), 60, "the provisioning")
+        w.operator.kill()
+        forgotten = {f"kopf.{GROUP}/last-handled-configuration": None}
+        w.cluster.patch_integration(NAME, {"metadata": {"annotations": forgotten}})
+        more = user_names(25)
+        w.declare(more)
+        w.operator.start()
+        settled = functools.partial(w.settled, w.generation(), set(more), set())
+        wait_until(settled, 60, "the spec change to reach the app")
 
 
 @pytest.mark.soak
