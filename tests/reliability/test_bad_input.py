@@ -294,6 +294,9 @@ async def _serve_bad_input(
 ) -> int:
     """One operator, a healthy Integration and many bad ones; returns how many bad ones it served."""
     caplog.set_level(logging.WARNING)
+    # Drawn before the operator starts: its threads use `random`, which hypothesis would take for the
+    # strategies' doing.
+    generated = every_defect(per_defect)
     threads = set(threading.enumerate())
     await operator(FAST)
     running = [t for t in threading.enumerate() if t.name == "operator" and t not in threads]
@@ -319,7 +322,7 @@ async def _serve_bad_input(
     await cluster.wait_status("seed", "Validated")
     target.requests.clear()
 
-    cases = _cases(target, every_defect(per_defect))
+    cases = _cases(target, generated)
     for case in cases:
         if case.configmap:
             await cluster.apply_configmap(*case.configmap)
