@@ -302,3 +302,35 @@ async def test_every_api_call_of_the_main_flows_is_granted_and_every_grant_is_us
     # kopf peering is off in a test operator (standalone); the manifests run it with --peering.
     peering = {g for g in CLUSTER_WIDE if g[0] == "kopf.dev"}
     assert CLUSTER_WIDE.keys() - used - peering == set(), "granted, but no flow used it"
+
+
+async def test_same_named_integrations_of_two_namespaces_never_touch_each_others_accounts(
+    teams: tuple[Cluster, Cluster], operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    a, b = teams
+    await operator(FAST)
+    for team, names in ((a, ("ann", "ben")), (b, ("cy", "dee"))):
+        await team.create_secret("acme-token", {"token": scim_app.token})
+        spec = spec_for(scim_app, *people(*names), deprovision={"mode": "Delete", "maxDeletions": 10})
+        await team.create_integration("crm", spec)
+    for team in (a, b):
+        await team.wait_status("crm", "UpToDate")
+    # Team A also declares one of team B's accounts: it is reported, never taken over.
+    await a.patch_integration("crm", {"spec": {"accounts": people("ann", "ben", "cy")}})
+    conflict = await a.wait_for(
+        "integrations",
+        "crm",
+        lambda o: any(f.get("userName") == "cy@example.com" for f in _failures(o)),
+        timeout=30,
+    )
+    assert conflict is not None
+
+    await a.delete_integration("crm")
+    await a.wait_for("integrations", "crm", lambda o: o is None, timeout=30)
+    assert set(in_app(scim_app)) == {"cy@example.com", "dee@example.com"}
+    assert all(user["active"] for user in in_app(scim_app).values())
+    assert b.namespace in in_app(scim_app)["cy@example.com"]["externalId"]
+
+
+def _failures(obj: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return list((((obj or {}).get("status") or {}).get("lastOperation") or {}).get("failures") or [])
