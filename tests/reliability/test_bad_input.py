@@ -297,6 +297,7 @@ async def _serve_bad_input(
     # Drawn before the operator starts: its threads use `random`, which hypothesis would take for the
     # strategies' doing.
     generated = every_defect(per_defect)
+    target.reset()  # the app is the module's; its accounts and log are this test's
     threads = set(threading.enumerate())
     await operator(FAST)
     running = [t for t in threading.enumerate() if t.name == "operator" and t not in threads]
