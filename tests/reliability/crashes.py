@@ -99,7 +99,7 @@ class Figures:
     seconds: float = 0.0
 
     def line(self) -> str:
-        """One line for `make soak`'s output and docs/reliability-crash.md."""
+        """One line for `make soak`'s output and docs/reliability.md."""
         phases = ", ".join(f"{k} {v:.1f}s" for k, v in self.converged.items())
         return (
             f"{self.scenario}: {self.accounts} accounts, {len(self.faults)} faults; duplicates "

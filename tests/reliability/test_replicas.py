@@ -80,7 +80,7 @@ def test_two_replicas_one_acts_at_a_time_and_the_standby_takes_over_when_the_act
         }
         try:
             # One after the other, as a rolling update does: kopf pauses a replica only for work it has not
-            # started; a replica alone at start acts at once (see docs/reliability-crash.md).
+            # started; a replica alone at start acts at once (see docs/reliability.md, Two replicas).
             for replica in replicas.values():
                 replica.start(**env)
                 assert replica.proc is not None
