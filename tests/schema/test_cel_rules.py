@@ -127,3 +127,19 @@ def test_the_validator_is_compiled_once_per_crd() -> None:
     crd = crds.find("Integration")
     assert crd is not None
     assert SchemaValidator.for_crd(crd) is SchemaValidator.for_crd(crd)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://crm example.com/scim/v2",
+        "https://c rm.example.com",
+        "https://crm.example.com/scim v2",
+        "https://",
+    ],
+)
+def test_a_url_with_whitespace_or_no_host_is_refused(url: str) -> None:
+    obj = integration()
+    scim(obj)["baseURL"] = url
+    [message] = messages(integrations().admit(obj))
+    assert message.startswith("spec.connector.scim.baseURL: Invalid value:"), message
