@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -216,7 +217,12 @@ def test_without_examples_the_api_is_empty_and_ready_for_your_own(start_demo: Ca
     assert demo.integrations() == {}
     assert json.loads(demo.kubectl("get", "namespace", "idlcm-demo", "-o", "json"))["metadata"]["name"]
     assert "kubectl apply -f YOUR-INTEGRATION.yaml" in demo.output
-    assert "(bearer token demo-" in demo.output
+    # The app's token waits in a Secret for your Integrations; it is never printed.
+    secret = json.loads(demo.kubectl("get", "secret", "demo-scim-token", "-o", "json"))
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert token.startswith("demo-")
+    assert token not in demo.output
+    assert "auth.bearerToken.secretRef.name: demo-scim-token" in demo.output
 
     assert demo.interrupt() < 10
     assert demo.proc.returncode == 0, demo.output + demo.errors

@@ -47,6 +47,8 @@ DEMO_ENVIRONMENT = {
     "IDLCM_OPERATION_BACKOFF_CAP": "30",
 }
 POLL_SECONDS = 0.25
+TOKEN_SECRET = "demo-scim-token"
+"""With --no-examples: the Secret (key `token`) holding the SCIM app's bearer token."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +117,8 @@ def _run(options: DemoOptions, display: Display, stop: threading.Event) -> None:
                 for example in examples:
                     if not example.later:
                         demo_examples.apply(api, example)
+                if not examples:  # the token waits in a Secret for your own Integrations, never on screen
+                    demo_examples.apply(api, demo_examples.token_secret(TOKEN_SECRET, app.token))
                 kubeconfig = _write_kubeconfig(cluster, options.kubeconfig)
                 display.intro(_help(cluster.url, app, kubeconfig, rendered_dir if examples else None))
                 _follow(feed, display, api, [e for e in examples if e.later], stop)
@@ -200,11 +204,10 @@ def _write_kubeconfig(cluster: devcluster.DevCluster, path: Path) -> Path:
 
 def _help(api_url: str, app: scimapp.ScimApp, kubeconfig: Path, rendered: Path | None) -> str:
     """Where everything is, and the kubectl commands to try."""
-    # Without the examples no Secret holds the token: show it (for a loopback app gone with the demo).
-    token = "in the Secret acme-crm-scim" if rendered is not None else app.token
+    secret = "acme-crm-scim" if rendered is not None else TOKEN_SECRET
     lines = [
         f"Kubernetes API  {api_url}  (embedded, with the idlcm CRDs; namespace {demo_examples.NAMESPACE})",
-        f"SCIM 2.0 app    {app.base_url}  (bearer token {token})",
+        f"SCIM 2.0 app    {app.base_url}  (its bearer token in the Secret {secret}, key token)",
     ]
     if rendered is not None:
         lines.append(f"Examples        {rendered}/  (examples/demo/ with this app's URL and token)")
@@ -219,7 +222,8 @@ def _help(api_url: str, app: scimapp.ScimApp, kubeconfig: Path, rendered: Path |
         ]
     else:
         lines.append(
-            f"  kubectl apply -f YOUR-INTEGRATION.yaml   (baseURL {app.base_url}, tls.insecure: true)"
+            f"  kubectl apply -f YOUR-INTEGRATION.yaml   (baseURL {app.base_url}, tls.insecure: true, "
+            f"auth.bearerToken.secretRef.name: {TOKEN_SECRET})"
         )
     lines += ["", "Ctrl-C stops everything."]
     return "\n".join(lines)

@@ -122,6 +122,17 @@ def _apply(
         raise ValueError(f"{file}: the demo applies no {kind}")
 
 
+def token_secret(name: str, token: str) -> Example:
+    """A Secret holding the app's bearer token under `token`, for Integrations brought by the user."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "stringData": {"token": token},
+    }
+    return Example(file=f"{name} (made by the demo)", documents=(secret,))
+
+
 def ensure_namespace(api: kubernetes.client.ApiClient, name: str = NAMESPACE) -> None:
     """Create the namespace unless it exists."""
     core = kubernetes.client.CoreV1Api(api)
