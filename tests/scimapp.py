@@ -685,10 +685,15 @@ def scim_app(scim_server: ScimApp) -> Iterator[ScimApp]:
     scim_server.faults.clear()
 
 
-@pytest.fixture
-def unused_port() -> int:
-    """A loopback port nothing listens on (for connection-refused tests)."""
+def free_port() -> int:
+    """A loopback port nothing listens on now (free for a server to take)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (for connection-refused tests)."""
+    return free_port()

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from scimapp import free_port
+
 pytestmark = [
     pytest.mark.kubectl,
     pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed"),
@@ -31,7 +33,7 @@ class Demo:
     """A running `idlcm demo` process, its ports, its output and kubectl pointed at it."""
 
     def __init__(self, tmp_path: Path, *args: str) -> None:
-        self.port, self.scim_port = _free_port(), _free_port()
+        self.port, self.scim_port = free_port(), free_port()
         self.kubeconfig = tmp_path / "demo" / "kubeconfig"
         self.out_path, self.err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
         env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
@@ -105,13 +107,6 @@ def start_demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
     yield start
     for demo in demos:
         demo.kill()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _bindable(port: int) -> bool:

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,8 @@ import kubernetes.client
 import kubernetes.config
 
 from idlcm.crds import GROUP, VERSION
-from scimapp import ScimApp
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+from lifecycle.conftest import spec_for
+from scimapp import ScimApp, free_port
 
 
 def _apply(kubeconfig: Path, app: ScimApp) -> kubernetes.client.CustomObjectsApi:
@@ -34,17 +27,7 @@ def _apply(kubeconfig: Path, app: ScimApp) -> kubernetes.client.CustomObjectsApi
     kubernetes.client.CoreV1Api(client).create_namespaced_secret(
         "default", {"metadata": {"name": "acme-token"}, "data": {"token": token}}
     )
-    spec = {
-        "app": "acme-crm",
-        "connector": {
-            "scim": {
-                "baseURL": app.base_url,
-                "auth": {"bearerToken": {"secretRef": {"name": "acme-token"}}},
-                "tls": {"insecure": True},
-            }
-        },
-        "accounts": [{"userName": "alice@example.com"}],
-    }
+    spec = spec_for(app, {"userName": "alice@example.com"})
     custom = kubernetes.client.CustomObjectsApi(client)
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -59,7 +42,7 @@ def _apply(kubeconfig: Path, app: ScimApp) -> kubernetes.client.CustomObjectsApi
 def test_run_serves_metrics_and_logs_json_lines_naming_the_integration_never_the_token(
     tmp_path: Path, scim_app: ScimApp
 ) -> None:
-    kubeconfig, port = tmp_path / "kubeconfig", _free_port()
+    kubeconfig, port = tmp_path / "kubeconfig", free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
     command = [
         sys.executable,
