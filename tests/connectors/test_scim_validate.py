@@ -1,6 +1,6 @@
 """validate(): read-only checks of an app, each a pass or a problem a person can act on."""
 
-from idlcm.connectors import BearerAuth, ScimConnector, Tls
+from idlcm.connectors import BearerAuth, OAuth2ClientCredentials, ScimConnector, Tls
 from scimapp import ScimApp
 
 
@@ -55,3 +55,37 @@ async def test_app_without_groups_is_incompatible(scim_app: ScimApp) -> None:
     )
     results = await _validate(scim_app.base_url, scim_app.token)
     assert results["schema"] == (False, "SchemaIncompatible")
+
+
+async def test_a_configuration_the_reach_cannot_use_is_read_again_and_reported(scim_app: ScimApp) -> None:
+    scim_app.faults.arm(200, times=None, path_prefix="/ServiceProviderConfig", body="<html>login</html>")
+    connector = ScimConnector(scim_app.base_url, BearerAuth(scim_app.token), Tls(insecure=True), timeout=2.0)
+    try:
+        results = {r.name: (r.passed, r.problem_class) for r in await connector.validate(discovery=False)}
+    finally:
+        await connector.aclose()
+    assert results["connectivity"] == (True, None)  # an answer came
+    assert results["authentication"] == (True, None)
+    assert results["schema"] == (False, "InvalidResponse")
+    assert (
+        len(scim_app.requests.select("GET", "/v2/ServiceProviderConfig")) == 2
+    )  # the reach, the schema check
+
+
+async def test_with_oauth2_the_reach_goes_without_credentials_and_the_token_comes_after(
+    scim_app: ScimApp,
+) -> None:
+    credentials = OAuth2ClientCredentials(
+        scim_app.token_url, scim_app.oauth.client_id, scim_app.oauth.client_secret, ("scim",)
+    )
+    connector = ScimConnector(scim_app.base_url, credentials, Tls(insecure=True), timeout=2.0)
+    try:
+        results = {r.name: r.passed for r in await connector.validate(discovery=False)}
+    finally:
+        await connector.aclose()
+    assert all(results.values()), results
+    reach, *later = scim_app.requests
+    assert (reach.path, "authorization" in reach.headers) == ("/v2/ServiceProviderConfig", False)
+    assert later[0].path == "/oauth/token"  # asked for by the authentication check
+    configs = [r for r in later if r.path == "/v2/ServiceProviderConfig"]
+    assert [r.headers.get("authorization") for r in configs] == ["***"]  # the capabilities, with the token

@@ -28,6 +28,17 @@ async def test_quick_check_passes_with_one_authenticated_request_and_no_writes(
     assert scim_app.requests.writes == []
 
 
+async def test_quick_check_reads_the_service_provider_config_once_with_its_credentials(
+    scim_app: ScimApp, validator: ConnectorValidator
+) -> None:
+    report = await validator.validate_integration(scim_app_target(scim_app))
+
+    assert report.outcome == "Passed", report.message
+    [config] = scim_app.requests.select("GET", "/v2/ServiceProviderConfig")
+    assert config.headers.get("authorization") == "***"  # sent with the credentials (redacted in the log)
+    assert len(scim_app.requests) == 4  # the configuration, one account, the resource types, the schemas
+
+
 async def test_quick_check_uses_this_integrations_own_credentials(
     scim_app: ScimApp, validator: ConnectorValidator
 ) -> None:

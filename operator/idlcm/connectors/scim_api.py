@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx2
 from scim2_client.engines.httpx2 import AsyncSCIMClient
 from scim2_models import (
+    Context,
     Group,
     ListResponse,
     PatchOp,
@@ -168,15 +169,38 @@ class ScimApi:
     async def capabilities(self) -> Capabilities:
         """What the ServiceProviderConfig says (read once); the client then knows the ETag and Bulk rules."""
         async with self._capabilities_lock:
-            if self._capabilities is None:
-                config = await self.call(
-                    "read ServiceProviderConfig", self.client.query(ServiceProviderConfig)
-                )
-                if not isinstance(config, ServiceProviderConfig):
-                    raise classify(200, detail="read ServiceProviderConfig:")
-                self.client.provider = mapping.provider(config)
-                self._capabilities = mapping.capabilities(config)
-            return self._capabilities
+            if self._capabilities is not None:
+                return self._capabilities
+            config = await self.call("read ServiceProviderConfig", self.client.query(ServiceProviderConfig))
+            if not isinstance(config, ServiceProviderConfig):
+                raise classify(200, detail="read ServiceProviderConfig:")
+            return self._use(config)
+
+    def remember_capabilities(self, response: httpx2.Response) -> None:
+        """Take the capabilities from an authenticated ServiceProviderConfig answer read by other means
+        (validation's reach check), so that `capabilities()` does not read them again. An answer scim2-client
+        would not accept as one is left alone: `capabilities()` reads it again and says what is wrong."""
+        if self._capabilities is not None or response.status_code != 200:
+            return
+        try:
+            config = self.client.check_response(
+                payload=response.json(),
+                status_code=response.status_code,
+                headers=response.headers,
+                expected_types=[ServiceProviderConfig],
+                scim_ctx=Context.RESOURCE_QUERY_RESPONSE,
+            )
+        except Exception as exc:  # not JSON (ValueError), too deep, or not a valid ServiceProviderConfig
+            if isinstance(exc, ValueError | RecursionError) or is_library_error(exc):
+                return
+            raise
+        if isinstance(config, ServiceProviderConfig):
+            self._use(config)
+
+    def _use(self, config: ServiceProviderConfig) -> Capabilities:
+        self.client.provider = mapping.provider(config)
+        self._capabilities = mapping.capabilities(config)
+        return self._capabilities
 
     def if_match(self, version: str | None) -> dict[str, str]:
         """The If-Match header for a version, when the service supports ETags."""

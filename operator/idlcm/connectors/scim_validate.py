@@ -14,6 +14,7 @@ import httpx2
 from scim2_models import ListResponse, ResourceType, Schema, SearchRequest
 
 from idlcm.connectors import scim_mapping as mapping
+from idlcm.connectors.auth import OAuth2Flow
 from idlcm.connectors.base import ACCOUNT_ATTRIBUTES, CheckResult, failed_check
 from idlcm.connectors.errors import (
     ConnectorError,
@@ -69,10 +70,19 @@ async def validate(
 
 
 async def _reach(api: ScimApi) -> list[CheckResult]:
+    """Any answer to a read of the ServiceProviderConfig passes: this tests the way there.
+
+    With a static header (bearer token, basic) the read is the one the capabilities check needs, sent with
+    the credentials as that check would: one read serves both. An OAuth2 token is first asked for by the
+    authentication check, so that the token endpoint's problems are reported there: this read goes without
+    credentials then (the ServiceProviderConfig is public, RFC 7644 §4), and the capabilities are read later.
+    """
     https = api.base_url.lower().startswith("https://")
+    static = not isinstance(api.auth, OAuth2Flow)
     try:
-        # No credentials: the ServiceProviderConfig is public (RFC 7644 §4); this only tests the way there.
-        await api.http.get("/ServiceProviderConfig", auth=None)
+        response = await api.http.get(
+            "/ServiceProviderConfig", auth=httpx2.USE_CLIENT_DEFAULT if static else None
+        )
     except httpx2.HTTPError as exc:
         error = network_error(exc, "reach the app", api.secrets())
         if isinstance(error, NeedsHumanError) and error.problem_class == "TLSError":
@@ -83,6 +93,8 @@ async def _reach(api: ScimApi) -> list[CheckResult]:
         return [failed_check("connectivity", error, "Unreachable")]
     except ConnectorError as exc:
         return [failed_check("connectivity", exc, "Unreachable")]
+    if static:
+        api.remember_capabilities(response)
     if not https:
         tls = CheckResult("tls", True, "plain HTTP: traffic is not encrypted (allowed by tls.insecure)")
     elif api.tls.insecure:
