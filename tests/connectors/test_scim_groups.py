@@ -52,3 +52,23 @@ async def test_membership_changes_use_put_when_patch_is_not_offered(
     [group] = scim_app.groups()
     assert not group.members
     assert {r.method for r in scim_app.requests.writes if r.path.startswith("/v2/Groups/")} == {"PUT"}
+
+
+async def test_listing_an_empty_app_reads_no_groups(connector: ScimConnector, scim_app: ScimApp) -> None:
+    await connector.ensure_group("staff")  # a group, but no account to be a member of it
+    scim_app.requests.clear()
+    assert [a async for a in connector.list_accounts()] == []
+    assert [r.path for r in scim_app.requests if r.path != "/v2/ServiceProviderConfig"] == ["/v2/Users"]
+
+
+async def test_listing_reads_the_groups_once_when_there_are_accounts(
+    connector: ScimConnector, scim_app: ScimApp
+) -> None:
+    await connector.create(Account(user_name="alice", groups=("staff",)))
+    await connector.create(Account(user_name="bob"))
+    scim_app.requests.clear()
+    assert {a.user_name: a.groups async for a in connector.list_accounts()} == {
+        "alice": ("staff",),
+        "bob": (),
+    }
+    assert sorted(r.path for r in scim_app.requests.select("GET")) == ["/v2/Groups", "/v2/Users"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scim2_models import Group, Resource
 
@@ -19,6 +20,7 @@ from idlcm.connectors.scim_api import ScimApi
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
 
 UserModel = mapping.UserModel
+T = TypeVar("T")
 
 
 class ScimConnector:
@@ -68,14 +70,19 @@ class ScimConnector:
         return await validate(self.api, attributes, discovery=discovery)
 
     async def list_accounts(self) -> AsyncIterator[Account]:
-        """Every account: one paginated listing at the largest page the app allows (groups from one more)."""
-        memberships = await self._memberships()
-        seen: set[str] = set()
-        async for user in self.api.pages(UserModel, "list accounts"):
-            if str(user.id) in seen:  # paging over a changing set may repeat one
-                continue
-            seen.add(str(user.id))
-            yield mapping.to_account(user, memberships.get(str(user.id), ()))
+        """Every account: one paginated listing at the largest page the app allows; the group memberships
+        from one more, read once the first page shows that there is an account (an empty app has none)."""
+        async with contextlib.aclosing(self.api.pages(UserModel, "list accounts")) as users:
+            first = await anext(users, None)
+            if first is None:
+                return
+            memberships = await self._memberships()
+            seen: set[str] = set()
+            async for user in _chain(first, users):
+                if str(user.id) in seen:  # paging over a changing set may repeat one
+                    continue
+                seen.add(str(user.id))
+                yield mapping.to_account(user, memberships.get(str(user.id), ()))
 
     async def find_account(
         self, *, user_name: str | None = None, external_id: str | None = None
@@ -287,6 +294,12 @@ class ScimConnector:
                 if member.value and group.display_name:
                     memberships.setdefault(member.value, []).append(group.display_name)
         return memberships
+
+
+async def _chain(first: T, rest: AsyncIterator[T]) -> AsyncIterator[T]:
+    yield first
+    async for item in rest:
+        yield item
 
 
 if TYPE_CHECKING:

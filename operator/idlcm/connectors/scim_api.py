@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any, TypeVar
 
 import httpx2
@@ -209,7 +209,7 @@ class ScimApi:
 
     async def pages(
         self, model: type[Resource[Any]], what: str, filter: str | None = None
-    ) -> AsyncIterator[Resource[Any]]:
+    ) -> AsyncGenerator[Resource[Any], None]:
         """Every resource of a listing, page after page (startIndex paging at the largest page allowed).
 
         A listing that repeats itself, or grows past what its first page announced by more than a page, is
