@@ -19,6 +19,7 @@ from idlcm.connectors.base import Connector
 from idlcm.connectors.errors import NeedsHumanError, RetryableError
 from idlcm.connectors.ratelimit import RateLimit
 from idlcm.connectors.scim import ScimConnector
+from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
 from idlcm.kube import Secret
 
@@ -39,8 +40,11 @@ class ConnectorPool:
         timeout: float = 30.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         observer: Callable[[str, str], RequestObserver] | None = None,
+        shared: SharedChecks | None = None,
     ) -> None:
         self._timeout = timeout
+        # Passed schema checks, shared by the connectors of Integrations that reach one app the same way.
+        self.shared = SharedChecks() if shared is None else shared
         self._max_response_bytes = max_response_bytes
         self._observer = observer  # (namespace, app) -> what each connector tells of its requests (metrics)
         self._entries: dict[tuple[str, str], tuple[str, Connector]] = {}
@@ -63,6 +67,7 @@ class ConnectorPool:
             timeout=self._timeout,
             max_response_bytes=self._max_response_bytes,
             observe=observe,
+            shared=self.shared,
         )
         if kept is not None:
             self._retire(kept[1])
@@ -104,6 +109,7 @@ def build(
     timeout: float = 30.0,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     observe: RequestObserver | None = None,
+    shared: SharedChecks | None = None,
 ) -> Connector:
     """A new connector from the Integration's spec and the Secrets of its namespace (name -> Secret)."""
     scim = spec.connector.scim
@@ -153,6 +159,7 @@ def build(
             timeout=timeout,
             max_response_bytes=max_response_bytes,
             observe=observe,
+            shared=shared,
         )
     except httpx2.InvalidURL:
         raise NeedsHumanError(

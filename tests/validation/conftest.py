@@ -67,3 +67,11 @@ def results(report: Any) -> dict[str, str]:
 def scim_app_target(app: ScimApp, **kwargs: Any) -> Target:
     """An Integration of the test app with its valid token."""
     return target(app.base_url, app.token, **kwargs)
+
+
+def basic_target(app: ScimApp, *, name: str = "crm-sales") -> Target:
+    """An Integration of the test app with basic credentials (Secret `acme-basic`)."""
+    raw: dict[str, Any] = scim_app_target(app).spec.model_dump(by_alias=True, mode="json")
+    raw["connector"]["scim"]["auth"] = {"basic": {"secretRef": {"name": "acme-basic"}}}
+    secret = Secret("acme-basic", "1", {"username": app.basic_username, "password": app.basic_password})
+    return Target(NAMESPACE, name, IntegrationSpec.model_validate(raw), {"acme-basic": secret})

@@ -14,7 +14,7 @@ from idlcm.connectors import NeedsHumanError, ScimConnector
 from idlcm.kube import Secret
 from idlcm.validation import ConnectorValidator, Target
 from scimapp import ScimApp
-from validation.conftest import NAMESPACE, scim_app_target, target
+from validation.conftest import NAMESPACE, basic_target, scim_app_target, target
 
 TOKEN = "s3cr3t-canary-token-4242"
 
@@ -159,16 +159,6 @@ async def test_a_ca_bundle_that_is_not_pem_fails_the_tls_check(
 
 
 async def test_basic_credentials_from_a_secret(scim_app: ScimApp, pool: ConnectorPool) -> None:
-    raw: dict[str, Any] = scim_app_target(scim_app).spec.model_dump(by_alias=True, mode="json")
-    raw["connector"]["scim"]["auth"] = {"basic": {"secretRef": {"name": "acme-basic"}}}
-    values = {"username": scim_app.basic_username, "password": scim_app.basic_password}
-    t = Target(
-        NAMESPACE,
-        "crm-sales",
-        IntegrationSpec.model_validate(raw),
-        {"acme-basic": Secret("acme-basic", "1", values)},
-    )
-
-    report = await ConnectorValidator(pool).validate_integration(t)
+    report = await ConnectorValidator(pool).validate_integration(basic_target(scim_app))
 
     assert report.outcome == "Passed", report.message

@@ -17,6 +17,7 @@ from idlcm.connectors.base import Account, Capabilities, CheckResult, Connector,
 from idlcm.connectors.errors import ConflictError, ConnectorError, NotFoundError
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
 from idlcm.connectors.scim_api import ScimApi
+from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
 
 UserModel = mapping.UserModel
@@ -36,6 +37,7 @@ class ScimConnector:
         timeout: float = 30.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         observe: RequestObserver | None = None,
+        shared: SharedChecks | None = None,
     ) -> None:
         self.limiter = RateLimiter(rate_limit or RateLimit())
         self.api = ScimApi(
@@ -46,6 +48,7 @@ class ScimConnector:
             timeout=timeout,
             max_response_bytes=max_response_bytes,
             observe=observe,
+            shared=shared,
         )
         self._group_ids: dict[str, str] = {}
         self._group_locks: dict[str, asyncio.Lock] = {}

@@ -45,6 +45,7 @@ from idlcm.connectors.errors import (
 )
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
 from idlcm.connectors.scim_errors import is_library_error, translate
+from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import GuardedTransport, RequestObserver, Tls
 
 T = TypeVar("T")
@@ -91,6 +92,7 @@ class ScimApi:
         timeout: float,
         max_response_bytes: int,
         observe: RequestObserver | None = None,
+        shared: SharedChecks | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tls = tls
@@ -103,6 +105,8 @@ class ScimApi:
         KNOWN_SECRETS.hold(self, credentials.secrets())
         self.observe = observe
         """Told of every request sent to the app (metrics); None: nobody listens."""
+        self.shared = shared
+        """Passed checks shared with the other connectors of the process (None: nothing is shared)."""
         concurrency = limiter.limit.max_concurrency
         inner = httpx2.AsyncHTTPTransport(
             verify=self.verify,

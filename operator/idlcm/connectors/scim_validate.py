@@ -209,30 +209,16 @@ def _unavailable_during(guard: _ReadOnly) -> CheckResult | None:
 async def _schema_and_capabilities(api: ScimApi, wanted: frozenset[str]) -> list[CheckResult]:
     try:
         capabilities = await api.capabilities()
-        listing = await api.call("read ResourceTypes", api.client.query(ResourceType))
-        schemas = await _schemas(api)
     except ConnectorError as exc:
         schema = failed_check("schema", exc, "NotScimService")
         return [schema, _skipped("capabilities", "the schema check failed")]
-    served = {
-        str(rt.endpoint).rstrip("/"): rt
-        for rt in ((listing.resources or []) if isinstance(listing, ListResponse) else [])
-    }
-    problems = _missing_endpoints(served, wanted)
-    labels: list[str] = []
-    if schemas is not None:
-        labels, found = _attribute_problems(schemas, wanted)
-        problems.extend(found)
-    if problems:
-        schema = CheckResult("schema", False, "; ".join(problems), "SchemaIncompatible")
-    else:
-        endpoints = "Users and Groups are served" if "/Groups" in served else "Users are served"
-        detail = (
-            f"; the mapped attributes exist and are writable: {', '.join(labels)}"
-            if schemas is not None
-            else "; the app publishes no /Schemas, so attributes were not checked"
-        )
-        schema = CheckResult("schema", True, endpoints + detail)
+    if api.shared is None:
+        schema = await _schema(api, wanted)
+    else:  # the same question asked of the same app the same way a moment ago: its passed answer
+        key = ("schema", api.base_url, api.credentials, api.tls, wanted)
+        schema = await api.shared.get(key, lambda: _schema(api, wanted))
+    if schema.problem_class not in (None, "SchemaIncompatible"):  # the app's description could not be read
+        return [schema, _skipped("capabilities", "the schema check failed")]
     flags = ", ".join(
         f"{name} {'yes' if on else 'no'}"
         for name, on in (
@@ -243,6 +229,33 @@ async def _schema_and_capabilities(api: ScimApi, wanted: frozenset[str]) -> list
         )
     )
     return [schema, CheckResult("capabilities", True, f"{flags}; page size {capabilities.max_results}")]
+
+
+async def _schema(api: ScimApi, wanted: frozenset[str]) -> CheckResult:
+    """The app serves the endpoints the accounts need, and the mapped attributes exist and are writable."""
+    try:
+        listing = await api.call("read ResourceTypes", api.client.query(ResourceType))
+        schemas = await _schemas(api)
+    except ConnectorError as exc:
+        return failed_check("schema", exc, "NotScimService")
+    served = {
+        str(rt.endpoint).rstrip("/"): rt
+        for rt in ((listing.resources or []) if isinstance(listing, ListResponse) else [])
+    }
+    problems = _missing_endpoints(served, wanted)
+    labels: list[str] = []
+    if schemas is not None:
+        labels, found = _attribute_problems(schemas, wanted)
+        problems.extend(found)
+    if problems:
+        return CheckResult("schema", False, "; ".join(problems), "SchemaIncompatible")
+    endpoints = "Users and Groups are served" if "/Groups" in served else "Users are served"
+    detail = (
+        f"; the mapped attributes exist and are writable: {', '.join(labels)}"
+        if schemas is not None
+        else "; the app publishes no /Schemas, so attributes were not checked"
+    )
+    return CheckResult("schema", True, endpoints + detail)
 
 
 async def _schemas(api: ScimApi) -> dict[str, Mapping[str, Any]] | None:
