@@ -100,6 +100,9 @@ def hostile(elsewhere: ScimApp) -> Iterator[list[Hostile]]:
         html.faults.arm(200, body=b"<html><body>Sign in</body></html>", content_type="text/html", **groups)
         to = {"Location": elsewhere.base_url + "/Groups"}
         redirect.faults.arm(302, body=b"", content_type="text/plain", headers=to, **groups)
+        for app in (endless, invalid, html, redirect):  # an app without accounts has no groups to read
+            seed(app, {"someone@example.org": "hr-system:1"}, group=None)
+            app.requests.clear()
         yield [
             Hostile("endless", endless, "InvalidResponse", f"exceeds {MAX_RESPONSE_BYTES} bytes"),
             Hostile("invalid-json", invalid, "InvalidResponse", "(HTTP 200, application/scim+json)"),
@@ -167,9 +170,9 @@ async def test_hostile_answers_fail_clearly_and_the_operator_serves_the_others(
     )
 
 
-def seed(app: ScimApp, users: dict[str, str | None], group: str) -> dict[str, str]:
-    """Create these users (userName -> externalId) and a group holding them all, over the app's API, before
-    the operator starts; returns userName -> id."""
+def seed(app: ScimApp, users: dict[str, str | None], group: str | None) -> dict[str, str]:
+    """Create these users (userName -> externalId) and a group holding them all (unless None), over the app's
+    API, before the operator starts; returns userName -> id."""
     ids: dict[str, str] = {}
     headers = {"Authorization": f"Bearer {app.token}", "Content-Type": "application/scim+json"}
     with httpx2.Client(base_url=app.base_url, headers=headers) as http:
@@ -178,9 +181,10 @@ def seed(app: ScimApp, users: dict[str, str | None], group: str) -> dict[str, st
             if external_id:
                 body["externalId"] = external_id
             ids[user_name] = http.post("/Users", content=json.dumps(body)).raise_for_status().json()["id"]
-        members = [{"value": id} for id in ids.values()]
-        body = {"schemas": [CORE_GROUP], "displayName": group, "members": members}
-        http.post("/Groups", content=json.dumps(body)).raise_for_status()
+        if group is not None:
+            members = [{"value": id} for id in ids.values()]
+            body = {"schemas": [CORE_GROUP], "displayName": group, "members": members}
+            http.post("/Groups", content=json.dumps(body)).raise_for_status()
     return ids
 
 
