@@ -252,8 +252,10 @@ def _gap(bare: Phase, idlcm: Phase) -> list[str]:
         "Integrations/s; the bare operator keeps up with this benchmark creating them "
         f"({bare.count / bare.create_seconds:.0f}/s)",
         "idlcm does per Integration what the bare operator does not: its own validation against the app "
-        "(5 SCIM requests), the provisioning (list groups, list users, one Bulk create), a status patch and "
-        "an Event per state (4 states: Validating, Validated, InProgress, UpToDate), its reads of the "
+        "(4 SCIM requests: ServiceProviderConfig, one account, ResourceTypes, Schemas; the last two are "
+        "shared between Integrations of one base URL, and each here has its own tenant), the provisioning "
+        "(list users, whose tenant is empty: no groups listing; one Bulk create), a status patch and an "
+        "Event per state (4 states: Validating, Validated, InProgress, UpToDate), its reads of the "
         "ExternalApp and the Secret",
     ]
 
