@@ -9,7 +9,7 @@ from typing import Any
 import kopf
 import kubernetes.client
 
-from idlcm import backoff
+from idlcm import backoff, lease
 from idlcm.connections import ConnectorPool
 from idlcm.connectors.errors import ConnectorError
 from idlcm.crds import GROUP, VERSION
@@ -154,6 +154,11 @@ async def _soon_when_unanswered(memo: kopf.Memo, work: Awaitable[None]) -> None:
     (for any other exception kopf waits 60 s: a status left InProgress for a minute after a short outage)."""
     try:
         await work
+    except lease.Busy as e:  # another replica works on it, or its status moved: look again soon
+        raise kopf.TemporaryError(str(e), delay=min(e.delay, memo.settings.tick)) from None
+    except lease.LeaseLost as e:
+        logger.warning("stopped writing to the app: %s", e)
+        raise kopf.TemporaryError(str(e), delay=memo.settings.tick) from None
     except Exception as e:
         if not unanswered(e):
             raise
@@ -237,6 +242,7 @@ def _integration(body: Mapping[str, Any]) -> Integration:
         generation=int(meta.get("generation") or 0),
         spec=dict(body.get("spec") or {}),
         status=dict(body.get("status") or {}),
+        resource_version=meta.get("resourceVersion"),
     )
 
 

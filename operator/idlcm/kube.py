@@ -84,9 +84,12 @@ class Kube:
         """Merge-patch an ExternalApp's status; with `resource_version`, only if unchanged since."""
         return await self._patch_status(namespace, "externalapps", name, status, resource_version)
 
-    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> dict[str, Any]:
-        """Merge-patch an Integration's status (null deletes a field)."""
-        return await self._patch_status(namespace, "integrations", name, status, None)
+    async def patch_status(
+        self, namespace: str, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any]:
+        """Merge-patch an Integration's status (null deletes a field); with `resource_version`, only if
+        unchanged since (else ConflictError)."""
+        return await self._patch_status(namespace, "integrations", name, status, resource_version)
 
     async def list_integrations(
         self, namespace: str, *, page_size: int = 100

@@ -27,6 +27,7 @@ from idlcm.connectors.base import Account, Connector
 from idlcm.connectors.errors import ConnectorError, NeedsHumanError
 from idlcm.crds import GROUP, VERSION
 from idlcm.desired import declared_accounts
+from idlcm.guarded import Guarded
 from idlcm.kube import ConflictError, Kube
 from idlcm.metrics import Metrics
 from idlcm.reporting import EventPoster, Reporter, now
@@ -50,6 +51,7 @@ class Integration:
     generation: int
     spec: Mapping[str, Any]
     status: Mapping[str, Any]
+    resource_version: str | None = None
 
 
 class Connectors(Protocol):
@@ -78,8 +80,9 @@ class Reconciler:
         self._settings = settings
         self._rng = random.Random(settings.seed)
         self._locks: dict[str, asyncio.Lock] = {}
-        # The status we last wrote, per uid: fresher than the body kopf hands to the next handler.
-        self._written: dict[str, dict[str, Any]] = {}
+        # The status we last wrote and its resourceVersion, per uid: fresher than the body kopf hands to the
+        # next handler.
+        self._written: dict[str, tuple[dict[str, Any], str | None]] = {}
         self.app_counts = AppCounter(kube)
         self._turns = asyncio.Semaphore(max(1, settings.concurrent_reconciles))
         # The app validations running in this process, by (namespace, app): set when one ends.
@@ -91,9 +94,11 @@ class Reconciler:
         if trigger == Trigger.TICK and lock.locked():
             return  # a run is under way; the next tick looks again
         async with lock:
-            if trigger == Trigger.RESUMED or self._written.get(obj.uid) == obj.status:
-                self._written.pop(obj.uid, None)  # kopf's body has caught up: no copy kept per Integration
-            status = self._written.get(obj.uid) or obj.status
+            written = self._written.get(obj.uid)
+            if trigger == Trigger.RESUMED or (written is not None and written[0] == obj.status):
+                self._written.pop(obj.uid, None)  # kopf's body has caught up: no copy kept
+                written = None
+            status, version = written or (obj.status, obj.resource_version)
             if status.get("status"):  # known after a restart too, before anything is written
                 self.metrics.integration_status(obj.namespace, obj.name, str(status["status"]))
             if trigger == Trigger.TICK:
@@ -109,13 +114,22 @@ class Reconciler:
                 status=status,
                 post_event=post_event,
                 metrics=self.metrics,
+                resource_version=version,
+                holder=self._settings.identity,
+                lease_seconds=self._settings.lease_seconds,
             )
+            settled = False
             try:
                 with logs.about(obj.namespace, obj.name, obj.uid):
                     async with self._turns:
                         await self._story(obj, trigger, reporter)
+                settled = True
             finally:
-                self._written[obj.uid] = dict(reporter.status)
+                await _let_go(reporter)
+                if settled:
+                    self._written[obj.uid] = (dict(reporter.status), reporter.resource_version)
+                else:  # someone else wrote, or the run broke off: the next run starts from the API's copy
+                    self._written.pop(obj.uid, None)
 
     async def aclose(self) -> None:
         """Stop the background work (at shutdown)."""
@@ -207,6 +221,7 @@ class Reconciler:
                 Status.UNDER_VALIDATION,
                 reason="ValidatingApp",
                 message=f"validating app {spec.app} (first validation)",
+                hold=True,
             )
             started = now()
             logs.operation("Validate")
@@ -376,7 +391,13 @@ class Reconciler:
             )
             return
         started = now()
-        running = {"type": op.value, "startTime": timestamp(started), "result": "Running"}
+        # The previous operation's end, counts and failures go: merge patch keeps what is not nulled.
+        running = {
+            "type": op.value,
+            "startTime": timestamp(started),
+            "result": "Running",
+            **dict.fromkeys(("endTime", "counts", "failures")),
+        }
         if not spec.dry_run:
             await reporter.move(
                 Event.OPERATION_STARTED,
@@ -401,7 +422,11 @@ class Reconciler:
             return
 
         try:
-            connector = self._connectors.get(target)
+            connector = Guarded(
+                self._connectors.get(target),
+                reporter.check,
+                concurrency=spec.connector.scim.rate_limit.max_concurrency,
+            )
             actual = [account async for account in connector.list_accounts()]
         except NeedsHumanError as e:
             await self._operation_failed(reporter, op, started, e.problem_class, e.message)
@@ -435,13 +460,14 @@ class Reconciler:
             )
             return
 
-        outcome = await operations.apply(
-            plan, connector, concurrency=spec.connector.scim.rate_limit.max_concurrency
-        )
-        ids = {**planning.owned_ids(actual, owner), **outcome.ids}
-        groups = planning.plan_groups(desired, operations.group_members(actual), ids)
-        if not groups.is_empty:
-            await operations.apply_groups(groups, connector, outcome)
+        async with reporter.holding():
+            outcome = await operations.apply(
+                plan, connector, concurrency=spec.connector.scim.rate_limit.max_concurrency
+            )
+            ids = {**planning.owned_ids(actual, owner), **outcome.ids}
+            groups = planning.plan_groups(desired, operations.group_members(actual), ids)
+            if not groups.is_empty:
+                await operations.apply_groups(groups, connector, outcome)
         await self._operation_done(reporter, op, started, plan, desired, outcome)
 
     async def _operation_done(
@@ -589,9 +615,28 @@ class Reconciler:
     async def release(self, obj: Integration, *, deprovision: bool) -> list[str]:
         """The Integration is going away: deprovision its accounts (if asked), hand back an app validation it
         holds, update the app's count. Returns the accounts left behind after a failure (empty when done)."""
+        async with self._locks.setdefault(obj.uid, asyncio.Lock()):  # after a run under way here
+            return await self._release(obj, deprovision=deprovision)
+
+    async def _release(self, obj: Integration, *, deprovision: bool) -> list[str]:
         left: list[str] = []
         if deprovision:
-            left = await self._deprovision_counted(obj)
+            status, version = self._written.get(obj.uid) or (obj.status, obj.resource_version)
+            reporter = Reporter(
+                self.kube,
+                namespace=obj.namespace,
+                name=obj.name,
+                generation=obj.generation,
+                status=status,
+                post_event=lambda *_: None,
+                metrics=self.metrics,
+                resource_version=version,
+                holder=self._settings.identity,
+                lease_seconds=self._settings.lease_seconds,
+            )
+            await reporter.claim()
+            async with reporter.holding():
+                left = await self._deprovision_counted(obj, reporter)
             if left:
                 return left
         app_name = str(obj.spec.get("app", ""))
@@ -610,26 +655,27 @@ class Reconciler:
             self.app_counts.request(obj.namespace, app_name)
         return left
 
-    async def _deprovision_counted(self, obj: Integration) -> list[str]:
+    async def _deprovision_counted(self, obj: Integration, reporter: Reporter) -> list[str]:
         """Deprovision every account of the Integration, counted (metrics) and logged as a Deprovision."""
         clock, result = time.monotonic(), "Failed"
         with logs.about(obj.namespace, obj.name, obj.uid):
             logs.operation("Deprovision")
             try:
-                left = await self._deprovision_all(obj)
+                left = await self._deprovision_all(obj, reporter)
                 result = "Failed" if left else "Succeeded"
                 return left
             finally:
                 self.metrics.operation_done("Deprovision", result, time.monotonic() - clock)
 
-    async def _deprovision_all(self, obj: Integration) -> list[str]:
+    async def _deprovision_all(self, obj: Integration, reporter: Reporter) -> list[str]:
         # Only the connection matters here: declared accounts that stopped making sense must not block it.
         try:
             spec = IntegrationSpec.model_validate({**obj.spec, "accounts": [], "accountsFrom": []})
         except pydantic.ValidationError as e:
             raise NeedsHumanError(_spec_errors(e), problem_class="InvalidSpec") from None
         target = await self._target(obj, spec)
-        connector = self._connectors.get(target)
+        concurrency = spec.connector.scim.rate_limit.max_concurrency
+        connector = Guarded(self._connectors.get(target), reporter.check, concurrency=concurrency)
         owner = planning.Owner(obj.namespace, obj.name, obj.uid)
         actual = [account async for account in connector.list_accounts()]
         plan = planning.plan([], actual, owner=owner, mode=spec.deprovision.mode, adopt_existing=False)
@@ -652,6 +698,17 @@ class Reconciler:
 _WRITES = ("created", "updated", "adopted", "deactivated", "deleted")
 _APP_STATES = {"Passed": "Validated", "Failed": "ValidationFailed", "NeedsReview": "UnderReview"}
 _PLAN_COUNTS = ("creates", "updates", "adoptions", "deactivations", "deletions", "conflicts")
+
+
+async def _let_go(reporter: Reporter) -> None:
+    """Give back a lease a run still holds when it ends (an error, a cancellation): else other replicas
+    wait for it to expire. Best effort, briefly: it expires anyway."""
+    if not reporter.holds:
+        return
+    try:
+        await asyncio.wait_for(reporter.release(), timeout=5.0)
+    except Exception as e:
+        logger.debug("lease not given back (it expires): %s", e)
 
 
 def _spec_unseen(status: Mapping[str, Any], generation: int) -> bool:

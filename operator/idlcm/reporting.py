@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from idlcm import states
-from idlcm.kube import Kube
+from idlcm import lease, states
+from idlcm.kube import ConflictError, Kube
 from idlcm.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -30,13 +33,23 @@ _WARNING_STATES = {
 }
 
 
+_HOLDING_STATES = {states.Status.VALIDATING, states.Status.IN_PROGRESS}
+"""The states a run works in: writing one claims (or renews) the lease; writing any other gives it back."""
+
+_CONFLICT_TRIES = 3
+
+
 def now() -> datetime.datetime:
     """The current time in UTC, at whole seconds (as Kubernetes timestamps are)."""
     return datetime.datetime.now(tz=datetime.UTC).replace(microsecond=0)
 
 
 class Reporter:
-    """Moves one Integration through the state machine and writes each move to status and Events."""
+    """Moves one Integration through the state machine and writes each move to status and Events.
+
+    Every write carries the resourceVersion the run last saw, so a run never writes over a status it has
+    not read; the writes into a working state claim the Integration's lease (`lease.py`), the others give
+    it back."""
 
     def __init__(
         self,
@@ -48,14 +61,23 @@ class Reporter:
         status: Mapping[str, Any],
         post_event: EventPoster,
         metrics: Metrics | None = None,
+        resource_version: str | None = None,
+        holder: str = "",
+        lease_seconds: int = 60,
     ) -> None:
         self._kube = kube
         self._namespace = namespace
         self._name = name
         self._generation = generation
-        self._status: dict[str, Any] = dict(status)
+        self._status: dict[str, Any] = _copy(status)
         self._post_event = post_event
         self._metrics = metrics or Metrics()
+        self.resource_version = resource_version
+        self._holder = holder
+        self._lease_seconds = lease_seconds
+        self._held_since: float | None = None  # monotonic time before the write that last claimed it
+        self._lost = False
+        self._writing = asyncio.Lock()
 
     @property
     def current(self) -> states.Status | None:
@@ -97,8 +119,11 @@ class Reporter:
         reason: str,
         message: str,
         extra: Mapping[str, Any] | None = None,
+        hold: bool | None = None,
     ) -> None:
-        """Write the state with its conditions, without a transition (e.g. progress in the same state)."""
+        """Write the state with its conditions, without a transition (e.g. progress in the same state).
+        `hold` (default: whether the state is a working one) claims the lease with it, else gives it back."""
+        hold = status in _HOLDING_STATES if hold is None else hold
         if (
             not extra
             and (self._status.get("status"), self._status.get("reason"), self._status.get("message"))
@@ -108,6 +133,7 @@ class Reporter:
                 message,
             )
             and self._status.get("observedGeneration") == self._generation
+            and hold == self.holds
         ):
             return  # nothing new to say: spare the API server a write
         merged = {**self._status, **(extra or {})}
@@ -128,15 +154,125 @@ class Reporter:
             "observedGeneration": self._generation,
             "conditions": [c.to_dict() for c in conditions],
         }
-        await self._kube.patch_status(self._namespace, self._name, patch)
-        self._status.update(patch)
-        for key, value in patch.items():
-            if value is None:
-                self._status.pop(key, None)
+        await self._patch(patch, hold=hold)
         self._metrics.integration_status(self._namespace, self._name, status.value)
         retry = (extra or {}).get("retry")
         if retry:
             self._metrics.retry_scheduled(str(retry.get("operation", "Unknown")))
+
+    # -- the lease
+
+    @property
+    def holds(self) -> bool:
+        """Whether this run holds the Integration's lease (claimed by its last write)."""
+        return self._held_since is not None
+
+    async def claim(self) -> None:
+        """Take the lease without changing the state (before deprovisioning a deleted Integration)."""
+        await self._patch({}, hold=True)
+
+    async def release(self) -> None:
+        """Give the lease back without changing the state (a run that ends in a working state)."""
+        if self.holds and not self._lost:
+            await self._patch({}, hold=False)
+
+    def check(self) -> None:
+        """Raise LeaseLost unless the lease is surely still this run's: taken over, or not renewed for two
+        thirds of its duration (a contender may count it expired soon): no more writes to the app."""
+        if self._lost or self._held_since is None:
+            raise lease.LeaseLost(f"{self._namespace}/{self._name}: this run no longer holds the lease")
+        if time.monotonic() - self._held_since > self._lease_seconds * 2 / 3:
+            raise lease.LeaseLost(f"{self._namespace}/{self._name}: the lease could not be renewed in time")
+
+    @contextlib.asynccontextmanager
+    async def holding(self) -> AsyncIterator[None]:
+        """Renew the lease every third of its duration while the block writes to the app."""
+        if self._held_since is None or time.monotonic() - self._held_since > self._lease_seconds / 3:
+            await self._patch({}, hold=True)  # the reads before took a while: renew before the first write
+        keeper = asyncio.create_task(self._keep())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep(self) -> None:
+        while True:
+            since = self._held_since if self._held_since is not None else time.monotonic()
+            await asyncio.sleep(max(0.0, since + self._lease_seconds / 3 - time.monotonic()))
+            try:
+                await self._patch({}, hold=True)
+            except lease.Busy as e:
+                self._lost = True
+                logger.warning(
+                    "%s/%s: lease lost, no more writes to the app: %s", self._namespace, self._name, e
+                )
+                return
+            except Exception as e:  # the API away: check() stops the writes if it stays away
+                logger.warning("%s/%s: could not renew the lease: %s", self._namespace, self._name, e)
+                await asyncio.sleep(self._lease_seconds / 9)
+
+    async def _patch(self, patch: dict[str, Any], *, hold: bool) -> None:
+        """Write `patch` (with the lease claimed or given back) if status is still as this run saw it."""
+        async with self._writing:
+            fresh = False
+            for _ in range(_CONFLICT_TRIES):
+                moment, clock = now(), time.monotonic()
+                other = lease.held_by_other(self._status, self._holder, moment)
+                if other is not None and not fresh:  # seen in a copy that may be old: look again
+                    await self._reread()
+                    fresh = True
+                    continue
+                if other is not None:
+                    self._lost = self._lost or self.holds
+                    raise lease.LeaseHeld(
+                        f"{self._namespace}/{self._name} is being worked on by {other.holder}",
+                        delay=max(1.0, (other.expires() - moment).total_seconds()),
+                    )
+                full = dict(patch)
+                if hold:
+                    full["lease"] = lease.claim(
+                        self._status, self._holder, moment, self._lease_seconds
+                    ).to_dict()
+                elif "lease" in self._status:
+                    full["lease"] = None
+                if not full:
+                    return
+                try:
+                    written = await self._kube.patch_status(
+                        self._namespace, self._name, full, resource_version=self.resource_version
+                    )
+                except ConflictError:
+                    await self._reread()
+                    fresh = True
+                    continue
+                self.resource_version = (written.get("metadata") or {}).get("resourceVersion")
+                _merge(self._status, full)
+                # Counted from before the request, a second early: renewTime is written at whole seconds.
+                self._held_since = clock - 1.0 if hold else None
+                return
+            raise lease.StaleStatus(f"{self._namespace}/{self._name} keeps changing; trying again", delay=1.0)
+
+    async def _reread(self) -> None:
+        """After a refused write: go on from the fresh object if only its metadata or the lease moved."""
+        fresh = await self._kube.get_integration(self._namespace, self._name)
+        if fresh is None:
+            raise lease.StaleStatus(f"{self._namespace}/{self._name} is gone", delay=1.0)
+        meta, status = fresh.get("metadata") or {}, fresh.get("status") or {}
+        if (
+            _without_lease(status) != _without_lease(self._status)
+            or meta.get("generation") != self._generation
+        ):
+            raise lease.StaleStatus(
+                f"{self._namespace}/{self._name} changed while this run worked on it; starting over",
+                delay=1.0,
+            )
+        self.resource_version = meta.get("resourceVersion")
+        self._status = {
+            **_without_lease(self._status),
+            **({"lease": status["lease"]} if "lease" in status else {}),
+        }
 
     def account_failures(self, failures: Sequence[Failure], total: int) -> None:
         """A Warning Event per failed account action kept (up to MAX_FAILURES), and one for the rest."""
@@ -159,6 +295,29 @@ def _event_reason(reason: str, status: Mapping[str, Any]) -> str:
     if any(c.get("reason") == reason for c in conditions):
         return reason
     return next((str(c.get("reason")) for c in conditions if c.get("type") == "Ready"), reason)
+
+
+def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
+    """Apply a JSON merge patch (RFC 7386) in place, as the API server does: objects merge, null deletes."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(target.get(key), Mapping):
+            merged = dict(target[key])  # a new object: callers may hold the old one to compare
+            _merge(merged, value)
+            target[key] = merged
+        else:
+            target[key] = _copy(value)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _without_lease(status: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in status.items() if k != "lease"}
 
 
 def _validation_passed(status: Mapping[str, Any]) -> bool | None:

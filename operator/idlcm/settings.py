@@ -6,6 +6,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
+from idlcm import lease
 from idlcm.backoff import BackoffPolicy
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES
 
@@ -56,6 +57,13 @@ class Settings:
     """Seconds a replica counts as alive after its last keep-alive in the peering object (kopf's lifetime):
     with several replicas, how long a standby waits to take over from one that died without saying so."""
 
+    lease_seconds: int = 60
+    """Seconds a run's lease on an Integration lasts without renewal (renewed every third of it while the
+    run writes to the app): how long another replica waits after a holder died mid-run."""
+
+    identity: str = dataclasses.field(default_factory=lease.identity)
+    """This process's name as a lease holder (`<pod>/<random>`; the pod from `POD_ID`)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Defaults, overridden by `IDLCM_*` variables (e.g. `IDLCM_OPERATION_BACKOFF_BASE=1`)."""
@@ -84,4 +92,6 @@ class Settings:
             max_response_bytes=int(env.get("IDLCM_MAX_RESPONSE_BYTES", defaults.max_response_bytes)),
             concurrent_reconciles=int(env.get("IDLCM_CONCURRENT_RECONCILES", defaults.concurrent_reconciles)),
             peering_lifetime=int(env.get("IDLCM_PEERING_LIFETIME", defaults.peering_lifetime)),
+            lease_seconds=int(env.get("IDLCM_LEASE_SECONDS", defaults.lease_seconds)),
+            identity=lease.identity(env),
         )

@@ -28,6 +28,7 @@ FAST = Settings(
     tick=0.2,
     field_validation="Strict",
     seed=7,
+    lease_seconds=3,
 )
 
 

@@ -36,6 +36,7 @@ FAST_ENV = {
     "IDLCM_OPERATION_BACKOFF_CAP": "1",
     "IDLCM_OPERATION_BACKOFF_MAX_ATTEMPTS": "20",
     "IDLCM_REQUEST_TIMEOUT": "5",
+    "IDLCM_LEASE_SECONDS": "3",
 }
 """Production logic with short waits: retries within a second, a look at each Integration every 0.2 s."""
 

@@ -55,6 +55,19 @@ def _peers(cluster: Cluster) -> int:
     return len(peering.get("status") or {})
 
 
+def _change_accounts(cluster: Cluster, app: RecordingScimApp, names: list[str], what: str) -> None:
+    """Declare these accounts (the Integration's second generation) and wait until they are UpToDate."""
+    cluster.patch_integration(NAME, {"spec": {"accounts": spec(app, names)["accounts"]}})
+    wait_until(
+        lambda: (
+            cluster.status(NAME).get("observedGeneration") == 2
+            and cluster.status(NAME).get("status") == "UpToDate"
+        ),
+        60,
+        what,
+    )
+
+
 def _senders(arrivals: list[Arrival]) -> list[str | None]:
     return [a.sender for a in arrivals]
 
@@ -96,15 +109,7 @@ def test_two_replicas_one_acts_at_a_time_and_the_standby_takes_over_when_the_act
             replicas["high"].kill()
             killed = time.time()
             more = user_names(80)
-            cluster.patch_integration(NAME, {"spec": {"accounts": spec(app, more)["accounts"]}})
-            wait_until(
-                lambda: (
-                    cluster.status(NAME).get("observedGeneration") == 2
-                    and cluster.status(NAME).get("status") == "UpToDate"
-                ),
-                60,
-                "the standby to take over",
-            )
+            _change_accounts(cluster, app, more, "the standby to take over")
             held = {u.user_name for u in app.users()}
             after = [a for a in app.arrivals if a.time > killed]
         finally:
@@ -126,3 +131,63 @@ def test_two_replicas_one_acts_at_a_time_and_the_standby_takes_over_when_the_act
         f"kill; first request of the standby {takeover:.1f}s after the kill (peer lifetime {LIFETIME}s)"
     )
     assert "Resuming operations after the pause" in outputs["low"]
+
+
+def test_a_replica_started_mid_operation_stands_aside_until_the_running_one_is_done(tmp_path: Path) -> None:
+    """The rolling-update case kopf's peering leaves open: the old replica is mid-provisioning when the new
+    one (higher priority) starts. kopf pauses only the old one's new work; the Integration's lease keeps the
+    new one from starting the same operation until the old one has given it back."""
+    app = RecordingScimApp()
+    app.configure(bulk=False)
+    names, more = user_names(80), user_names(90)
+    with api_server() as api, scim_server(app):
+        integration = spec(app, names)  # the app's address is known once it is served
+        integration["connector"]["scim"]["rateLimit"] = {"requestsPerSecond": 1000, "maxConcurrency": 1}
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        cluster = Cluster(kubeconfig)
+        _peering(cluster)
+        cluster.create_secret("acme-token", {"token": app.token})
+        env = {"IDLCM_PEERING_LIFETIME": str(LIFETIME)}
+        old = Operator(kubeconfig, tmp_path, name="old", options=("--peering", "idlcm", "--priority", "100"))
+        new = Operator(kubeconfig, tmp_path, name="new", options=("--peering", "idlcm", "--priority", "200"))
+        try:
+            old.start(**env)
+            assert old.proc is not None
+            app.senders["old"] = old.proc.pid
+            wait_until(lambda: _peers(cluster) == 1, 30, "old to peer")
+            app.faults.arm(delay=0.1, times=None, methods={"POST"})  # ~8 s of creates, one at a time
+            cluster.create_integration(NAME, integration)
+            wait_until(lambda: app.write_count >= 5, 30, "the provisioning to start")
+            new.start(**env)
+            assert new.proc is not None
+            app.senders["new"] = new.proc.pid
+            wait_until(lambda: cluster.status(NAME).get("status") == "UpToDate", 60, "the provisioning")
+            app.faults.clear()
+            _change_accounts(cluster, app, more, "the new replica to provision the change")
+            status = cluster.status(NAME)
+            held = sorted(u.user_name for u in app.users())
+        finally:
+            outputs = {}
+            for replica in (old, new):
+                replica.stop()
+                outputs[replica.name] = replica.output()
+            cluster.close()
+
+    arrivals = [a for a in app.arrivals if a.sender is not None]
+    old_times = [a.time for a in arrivals if a.sender == "old"]
+    new_times = [a.time for a in arrivals if a.sender == "new"]
+    assert "Pausing operations in favour of" in outputs["old"]
+    # The overlap happened: the new replica tried while the old one worked, and stood aside.
+    assert "is being worked on by" in outputs["new"], "the new replica never met the old one's lease"
+    assert old_times, "the old replica never reached the app"
+    assert new_times, "the new replica never reached the app"
+    assert max(old_times) < min(new_times), "both replicas sent requests to the app in the same period"
+    creates = [a for a in arrivals if a.method == "POST" and a.path.startswith("/v2/Users")]
+    assert len(creates) == len(more), "an account was created twice"
+    assert held == sorted(more)
+    assert "lease" not in status, "the lease was not given back"
+    print(
+        f"\nrolling update mid-operation: {len(old_times)} requests from the old replica, then "
+        f"{len(new_times)} from the new one, {min(new_times) - max(old_times):.1f}s apart; "
+        f"{len(creates)} creates for {len(more)} accounts"
+    )

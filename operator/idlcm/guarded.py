@@ -1,0 +1,81 @@
+"""A connector whose every write first asks whether the run still holds the Integration's lease."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from idlcm.connectors.base import Account, Capabilities, CheckResult, Connector
+from idlcm.connectors.errors import ConnectorError
+
+WAVES = 4
+"""Creates without Bulk go in batches of this many rounds of `concurrency` requests, each batch checked."""
+
+
+class Guarded:
+    """Delegates to `inner`; before each write (each account's, each batch of creates) it calls `check`,
+    which raises `lease.LeaseLost` once another replica may be working on the Integration. Reads pass."""
+
+    def __init__(self, inner: Connector, check: Callable[[], None], *, concurrency: int) -> None:
+        self._inner = inner
+        self._check = check
+        self._concurrency = max(1, concurrency)
+
+    async def capabilities(self) -> Capabilities:
+        return await self._inner.capabilities()
+
+    async def validate(
+        self, attributes: Collection[str] | None = None, *, discovery: bool = True
+    ) -> list[CheckResult]:
+        return await self._inner.validate(attributes, discovery=discovery)
+
+    def list_accounts(self) -> AsyncIterator[Account]:
+        return self._inner.list_accounts()
+
+    async def find_account(
+        self, *, user_name: str | None = None, external_id: str | None = None
+    ) -> Account | None:
+        return await self._inner.find_account(user_name=user_name, external_id=external_id)
+
+    async def create(self, account: Account) -> Account:
+        self._check()
+        return await self._inner.create(account)
+
+    async def create_many(self, accounts: Sequence[Account]) -> list[Account | ConnectorError]:
+        """In batches of as many requests as the app takes at once (Bulk chunks, or single creates), so that
+        a lease lost midway stops the creates within one batch."""
+        capabilities = await self._inner.capabilities()
+        per_request = max(1, capabilities.max_operations) if capabilities.bulk else 1
+        size = per_request * self._concurrency * (1 if capabilities.bulk else WAVES)
+        results: list[Account | ConnectorError] = []
+        for start in range(0, len(accounts), size):
+            self._check()
+            results.extend(await self._inner.create_many(accounts[start : start + size]))
+        return results
+
+    async def update(self, current: Account, changes: Mapping[str, Any]) -> Account:
+        self._check()
+        return await self._inner.update(current, changes)
+
+    async def deactivate(self, account: Account) -> Account:
+        self._check()
+        return await self._inner.deactivate(account)
+
+    async def delete(self, account: Account) -> None:
+        self._check()
+        await self._inner.delete(account)
+
+    async def ensure_group(self, name: str) -> str:
+        self._check()
+        return await self._inner.ensure_group(name)
+
+    async def add_members(self, group_id: str, account_ids: Sequence[str]) -> None:
+        self._check()
+        await self._inner.add_members(group_id, account_ids)
+
+    async def remove_members(self, group_id: str, account_ids: Sequence[str]) -> None:
+        self._check()
+        await self._inner.remove_members(group_id, account_ids)
+
+    async def aclose(self) -> None:
+        """The inner connector is the pool's: it stays open."""
