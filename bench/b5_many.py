@@ -181,8 +181,9 @@ def main() -> None:
         __doc__.splitlines()[0],
         count=(int, 1_000, "Integrations (100 with --quick)"),
         timeout=(float, 900.0, "seconds to wait for every Integration"),
+        shared_tenant=(bool, False, "every Integration on one SCIM tenant (default: each on its own)"),
     )
-    shared = "--shared-tenant" in __import__("sys").argv
+    shared = args.shared_tenant
     count = min(args.count, 100) if args.quick else args.count
     title = f"B5 {count:,} Integrations x 5 accounts through one operator process"
     report = harness.Report("b5_many", title + (" (one shared SCIM tenant)" if shared else ""), args.quick)

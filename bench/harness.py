@@ -59,14 +59,19 @@ CONCURRENCY = RATE_LIMIT["maxConcurrency"]
 
 
 def arguments(description: str, **extra: tuple[type, Any, str]) -> argparse.Namespace:
-    """`--quick` (smaller sizes) and `--json PATH`, plus `name=(type, default, help)` options."""
+    """`--quick` (smaller sizes) and `--json PATH`, plus `name=(type, default, help)` options (a `bool` one
+    is a flag)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a quick look")
     parser.add_argument(
         "--json", type=Path, default=None, help="where to write the result (default: results/)"
     )
     for name, (kind, default, text) in extra.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, help=text)
+        flag = f"--{name.replace('_', '-')}"
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", default=default, help=text)
+        else:
+            parser.add_argument(flag, type=kind, default=default, help=text)
     return parser.parse_args()
 
 
