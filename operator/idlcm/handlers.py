@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any
@@ -135,18 +136,37 @@ def build_registry(options: Settings, shard: Shard | None = None) -> kopf.Operat
 
     @kopf.on.delete(*resource, registry=registry)
     async def deleted(body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
-        await _soon_when_unanswered(memo, _release(memo, body, retry))
+        try:
+            await _soon_when_unanswered(memo, _release(memo, body, retry))
+        except lease.Busy as e:  # another replica is at it: kopf runs this again (the body will be fresh)
+            raise kopf.TemporaryError(str(e), delay=min(e.delay, memo.settings.tick)) from None
 
     return registry
 
 
 async def _reconcile(memo: kopf.Memo, body: Mapping[str, Any], trigger: Trigger) -> None:
     reconciler: Reconciler = memo.reconciler
+    settings: Settings = memo.settings
 
     def post(kind: str, reason: str, message: str) -> None:
         kopf.event(body, type=kind, reason=reason, message=message)  # type: ignore[arg-type]
 
-    await _soon_when_unanswered(memo, reconciler.reconcile(_integration(body), trigger, post))
+    obj = _integration(body)
+    while True:
+        try:
+            await _soon_when_unanswered(memo, reconciler.reconcile(obj, trigger, post))
+            return
+        except lease.Busy as e:
+            # Normal with several replicas (a rolling update): wait here, not as a kopf error and retry.
+            if trigger == Trigger.TICK:
+                return  # the next tick looks again
+            delay = min(e.delay, settings.tick)
+            logger.info("%s; looking again in %.1fs", e, delay)
+            await asyncio.sleep(delay)
+        fresh = await reconciler.kube.get_integration(obj.namespace, obj.name)
+        if fresh is None or (fresh.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        obj = _integration(fresh)
 
 
 async def _soon_when_unanswered(memo: kopf.Memo, work: Awaitable[None]) -> None:
@@ -154,8 +174,6 @@ async def _soon_when_unanswered(memo: kopf.Memo, work: Awaitable[None]) -> None:
     (for any other exception kopf waits 60 s: a status left InProgress for a minute after a short outage)."""
     try:
         await work
-    except lease.Busy as e:  # another replica works on it, or its status moved: look again soon
-        raise kopf.TemporaryError(str(e), delay=min(e.delay, memo.settings.tick)) from None
     except lease.LeaseLost as e:
         logger.warning("stopped writing to the app: %s", e)
         raise kopf.TemporaryError(str(e), delay=memo.settings.tick) from None
