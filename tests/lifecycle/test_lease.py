@@ -99,3 +99,23 @@ async def test_a_live_lease_of_a_vanished_process_keeps_the_operator_off_until_i
     assert first >= expires - 0.05, "the operator reached the app while another process held the lease"
     assert "lease" not in obj["status"]
     assert {u.user_name for u in scim_app.users()} == {"alice@example.com", "bob@example.com"}
+
+
+async def test_deleting_waits_for_the_lease_of_another_process_before_deprovisioning(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await operator()
+    spec = spec_for(scim_app, *people("alice"), deprovision={"mode": "Delete", "maxDeletions": 10})
+    await cluster.create_integration("crm", spec)
+    await cluster.wait_status("crm", "UpToDate")
+    scim_app.requests.clear()
+
+    expires = await _set_lease(cluster, "crm", "another-pod/0000", seconds=3)
+    await cluster.delete_integration("crm")
+    await cluster.wait_for("integrations", "crm", lambda o: o is None, timeout=30)
+
+    deletes = [r for r in scim_app.requests.writes if r.method == "DELETE"]
+    assert len(deletes) == 1
+    assert deletes[0].time >= expires - 0.05, "deprovisioned while another process held the lease"
+    assert scim_app.users() == []
