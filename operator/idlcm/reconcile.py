@@ -106,18 +106,7 @@ class Reconciler:
                 if found is None:
                     return
                 trigger = found
-            reporter = Reporter(
-                self.kube,
-                namespace=obj.namespace,
-                name=obj.name,
-                generation=obj.generation,
-                status=status,
-                post_event=post_event,
-                metrics=self.metrics,
-                resource_version=version,
-                holder=self._settings.identity,
-                lease_seconds=self._settings.lease_seconds,
-            )
+            reporter = self._reporter(obj, status, version, post_event)
             settled = False
             try:
                 with logs.about(obj.namespace, obj.name, obj.uid):
@@ -130,6 +119,22 @@ class Reconciler:
                     self._written[obj.uid] = (dict(reporter.status), reporter.resource_version)
                 else:  # someone else wrote, or the run broke off: the next run starts from the API's copy
                     self._written.pop(obj.uid, None)
+
+    def _reporter(
+        self, obj: Integration, status: Mapping[str, Any], version: str | None, post_event: EventPoster
+    ) -> Reporter:
+        return Reporter(
+            self.kube,
+            namespace=obj.namespace,
+            name=obj.name,
+            generation=obj.generation,
+            status=status,
+            post_event=post_event,
+            metrics=self.metrics,
+            resource_version=version,
+            holder=self._settings.identity,
+            lease_seconds=self._settings.lease_seconds,
+        )
 
     async def aclose(self) -> None:
         """Stop the background work (at shutdown)."""
@@ -622,18 +627,7 @@ class Reconciler:
         left: list[str] = []
         if deprovision:
             status, version = self._written.get(obj.uid) or (obj.status, obj.resource_version)
-            reporter = Reporter(
-                self.kube,
-                namespace=obj.namespace,
-                name=obj.name,
-                generation=obj.generation,
-                status=status,
-                post_event=lambda *_: None,
-                metrics=self.metrics,
-                resource_version=version,
-                holder=self._settings.identity,
-                lease_seconds=self._settings.lease_seconds,
-            )
+            reporter = self._reporter(obj, status, version, lambda *_: None)
             await reporter.claim()
             async with reporter.holding():
                 left = await self._deprovision_counted(obj, reporter)
