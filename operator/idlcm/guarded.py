@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from idlcm.connectors.base import Account, Capabilities, CheckResult, Connector
 from idlcm.connectors.errors import ConnectorError
 
-WAVES = 4
-"""Creates without Bulk go in batches of this many rounds of `concurrency` requests, each batch checked."""
-
 
 class Guarded:
-    """Delegates to `inner`; before each write (each account's, each batch of creates) it calls `check`,
-    which raises `lease.LeaseLost` once another replica may be working on the Integration. Reads pass."""
+    """Delegates to `inner`; before each write request it calls `check`, which raises `lease.LeaseLost` once
+    another replica may be working on the Integration. Reads pass unchecked."""
 
     def __init__(self, inner: Connector, check: Callable[[], None], *, concurrency: int) -> None:
         self._inner = inner
@@ -42,16 +40,28 @@ class Guarded:
         return await self._inner.create(account)
 
     async def create_many(self, accounts: Sequence[Account]) -> list[Account | ConnectorError]:
-        """In batches of as many requests as the app takes at once (Bulk chunks, or single creates), so that
-        a lease lost midway stops the creates within one batch."""
+        """One request's worth at a time (a Bulk chunk, or one account), `concurrency` of them in flight as
+        the connector would send them, each checked as it starts: a lease lost midway stops the creates."""
         capabilities = await self._inner.capabilities()
-        per_request = max(1, capabilities.max_operations) if capabilities.bulk else 1
-        size = per_request * self._concurrency * (1 if capabilities.bulk else WAVES)
-        results: list[Account | ConnectorError] = []
-        for start in range(0, len(accounts), size):
-            self._check()
-            results.extend(await self._inner.create_many(accounts[start : start + size]))
-        return results
+        size = max(1, capabilities.max_operations) if capabilities.bulk else 1
+        parts = [accounts[start : start + size] for start in range(0, len(accounts), size)]
+        results: list[list[Account | ConnectorError]] = [[] for _ in parts]
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def send(index: int) -> None:
+            async with slots:
+                self._check()
+                results[index] = await self._inner.create_many(parts[index])
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in range(len(parts)):
+                    group.create_task(send(index))
+        except (
+            BaseExceptionGroup
+        ) as failed:  # the first failure (LeaseLost) as itself; the rest are cancelled
+            raise failed.exceptions[0] from None
+        return [result for part in results for result in part]
 
     async def update(self, current: Account, changes: Mapping[str, Any]) -> Account:
         self._check()
