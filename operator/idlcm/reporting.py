@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from idlcm import lease, states
+from idlcm import lease, patching, states
 from idlcm.kube import ConflictError, Kube
 from idlcm.metrics import Metrics
 
@@ -69,7 +69,7 @@ class Reporter:
         self._namespace = namespace
         self._name = name
         self._generation = generation
-        self._status: dict[str, Any] = _copy(status)
+        self._status: dict[str, Any] = patching.merge_patch({}, status)  # a copy, without nulls
         self._post_event = post_event
         self._metrics = metrics or Metrics()
         self.resource_version = resource_version
@@ -248,7 +248,7 @@ class Reporter:
                     fresh = True
                     continue
                 self.resource_version = (written.get("metadata") or {}).get("resourceVersion")
-                _merge(self._status, full)
+                self._status = patching.merge_patch(self._status, full)  # as the API server does
                 # Counted from before the request, a second early: renewTime is written at whole seconds.
                 self._held_since = clock - 1.0 if hold else None
                 return
@@ -295,25 +295,6 @@ def _event_reason(reason: str, status: Mapping[str, Any]) -> str:
     if any(c.get("reason") == reason for c in conditions):
         return reason
     return next((str(c.get("reason")) for c in conditions if c.get("type") == "Ready"), reason)
-
-
-def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
-    """Apply a JSON merge patch (RFC 7386) in place, as the API server does: objects merge, null deletes."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(target.get(key), Mapping):
-            merged = dict(target[key])  # a new object: callers may hold the old one to compare
-            _merge(merged, value)
-            target[key] = merged
-        else:
-            target[key] = _copy(value)
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items() if v is not None}
-    return value
 
 
 def _without_lease(status: Mapping[str, Any]) -> dict[str, Any]:

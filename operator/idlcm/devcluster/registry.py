@@ -24,7 +24,8 @@ from typing import Any
 import yaml
 
 from idlcm import crds as crd_files
-from idlcm.devcluster import admission, errors, patching
+from idlcm import patching
+from idlcm.devcluster import admission, errors
 from idlcm.devcluster.errors import ApiError
 from idlcm.devcluster.resources import CRDS, EVENTS, NAMESPACES, SECRETS, Resource, from_crd
 from idlcm.devcluster.selectors import FieldSelector, LabelSelector
