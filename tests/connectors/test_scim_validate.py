@@ -1,5 +1,7 @@
 """validate(): read-only checks of an app, each a pass or a problem a person can act on."""
 
+import threading
+
 from idlcm.connectors import BearerAuth, OAuth2ClientCredentials, ScimConnector, Tls
 from scimapp import ScimApp
 
@@ -89,3 +91,24 @@ async def test_with_oauth2_the_reach_goes_without_credentials_and_the_token_come
     assert later[0].path == "/oauth/token"  # asked for by the authentication check
     configs = [r for r in later if r.path == "/v2/ServiceProviderConfig"]
     assert [r.headers.get("authorization") for r in configs] == ["***"]  # the capabilities, with the token
+
+
+async def test_a_spurious_interpreter_error_in_discovery_runs_it_again(scim_app: ScimApp) -> None:
+    """CPython 3.11/3.12 may raise "AST constructor recursion depth mismatch" when two threads build ASTs at
+    once (cpython gh-106905): injected here once into the discovery thread, it is not held against the app."""
+    raised: list[str] = []
+
+    def observe(method: str, code: str, seconds: float) -> None:
+        if threading.current_thread() is not threading.main_thread() and not raised:
+            raised.append(code)
+            raise SystemError("AST constructor recursion depth mismatch (before=41, after=40)")
+
+    connector = ScimConnector(
+        scim_app.base_url, BearerAuth(scim_app.token), Tls(insecure=True), timeout=2.0, observe=observe
+    )
+    try:
+        results = {r.name: (r.passed, r.problem_class) for r in await connector.validate()}
+    finally:
+        await connector.aclose()
+    assert raised, "the error was never injected"
+    assert results["discovery"] == (True, None)
