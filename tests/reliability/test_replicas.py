@@ -155,14 +155,19 @@ def test_a_replica_started_mid_operation_stands_aside_until_the_running_one_is_d
             assert old.proc is not None
             app.senders["old"] = old.proc.pid
             wait_until(lambda: _peers(cluster) == 1, 30, "old to peer")
-            app.faults.arm(delay=0.1, times=None, methods={"POST"})  # ~8 s of creates, one at a time
+            # Creates one at a time, 0.3 s each (up to 24 s): slow until the new replica has met the lease,
+            # however long it takes to start; then the rest go at full speed.
+            app.faults.arm(delay=0.3, times=None, methods={"POST"})
             cluster.create_integration(NAME, integration)
             wait_until(lambda: app.write_count >= 5, 30, "the provisioning to start")
             new.start(**env)
             assert new.proc is not None
             app.senders["new"] = new.proc.pid
-            wait_until(lambda: cluster.status(NAME).get("status") == "UpToDate", 60, "the provisioning")
+            wait_until(
+                lambda: "is being worked on by" in new.output(), 30, "the new replica to meet the lease"
+            )
             app.faults.clear()
+            wait_until(lambda: cluster.status(NAME).get("status") == "UpToDate", 60, "the provisioning")
             _change_accounts(cluster, app, more, "the new replica to provision the change")
             status = cluster.status(NAME)
             held = sorted(u.user_name for u in app.users())
@@ -177,8 +182,7 @@ def test_a_replica_started_mid_operation_stands_aside_until_the_running_one_is_d
     old_times = [a.time for a in arrivals if a.sender == "old"]
     new_times = [a.time for a in arrivals if a.sender == "new"]
     assert "Pausing operations in favour of" in outputs["old"]
-    # The overlap happened: the new replica tried while the old one worked, and stood aside.
-    assert "is being worked on by" in outputs["new"], "the new replica never met the old one's lease"
+    # The overlap happened (waited for above): the new replica tried while the old one worked, stood aside.
     assert old_times, "the old replica never reached the app"
     assert new_times, "the new replica never reached the app"
     assert max(old_times) < min(new_times), "both replicas sent requests to the app in the same period"
