@@ -188,7 +188,13 @@ def _devcluster(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from idlcm.demo import DemoOptions, run_demo
+    from idlcm.demo import DemoOptions, demo_settings, run_demo
+    from idlcm.settings import SettingsError
+
+    try:
+        demo_settings()  # an unusable IDLCM_* variable is a usage error, before anything starts
+    except SettingsError as e:
+        raise UsageError(str(e)) from None
 
     options = DemoOptions(
         port=args.port,
@@ -237,9 +243,15 @@ def _metrics_port(value: str) -> int | None:
 
 async def _run_async(args: argparse.Namespace) -> None:
     from idlcm import runner as operator
+    from idlcm.settings import Settings, SettingsError
 
+    try:
+        settings = Settings.from_env()
+    except SettingsError as e:
+        raise UsageError(str(e)) from None
     run = functools.partial(
         operator.run,
+        settings=settings,
         namespaces=tuple(args.namespace),
         liveness=None if args.liveness == "off" else args.liveness,
         peering=args.peering,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from idlcm import lease
 from idlcm.backoff import BackoffPolicy
@@ -66,32 +67,58 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Defaults, overridden by `IDLCM_*` variables (e.g. `IDLCM_OPERATION_BACKOFF_BASE=1`)."""
+        """Defaults, overridden by `IDLCM_*` variables (e.g. `IDLCM_OPERATION_BACKOFF_BASE=1`); SettingsError
+        names a variable whose value is not a number in its range."""
         env = os.environ if environ is None else environ
         defaults = cls()
 
+        def number(name: str, default: float, kind: type[int] | type[float] = float, least: float = 0) -> Any:
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                return default
+            try:
+                value = kind(raw.strip())
+            except ValueError:
+                raise SettingsError(
+                    f"{name}={raw!r}: not {'a whole' if kind is int else 'a'} number"
+                ) from None
+            if value < least or value != value:  # (NaN)
+                raise SettingsError(f"{name}={raw!r}: must be at least {least:g}")
+            return value
+
         def policy(prefix: str, default: BackoffPolicy) -> BackoffPolicy:
             return BackoffPolicy(
-                base=float(env.get(f"{prefix}_BASE", default.base)),
-                factor=float(env.get(f"{prefix}_FACTOR", default.factor)),
-                cap=float(env.get(f"{prefix}_CAP", default.cap)),
-                max_attempts=int(env.get(f"{prefix}_MAX_ATTEMPTS", default.max_attempts)),
+                base=number(f"{prefix}_BASE", default.base, least=0.001),
+                factor=number(f"{prefix}_FACTOR", default.factor, least=1),
+                cap=number(f"{prefix}_CAP", default.cap, least=0.001),
+                max_attempts=number(f"{prefix}_MAX_ATTEMPTS", default.max_attempts, int, least=1),
             )
 
-        seed = env.get("IDLCM_SEED")
+        field_validation = env.get("IDLCM_FIELD_VALIDATION") or defaults.field_validation
+        if field_validation not in ("Strict", "Warn", "Ignore"):
+            raise SettingsError(f"IDLCM_FIELD_VALIDATION={field_validation!r}: one of Strict, Warn, Ignore")
+        seed = number("IDLCM_SEED", -1, int)
         return cls(
             validation_backoff=policy("IDLCM_VALIDATION_BACKOFF", defaults.validation_backoff),
             operation_backoff=policy("IDLCM_OPERATION_BACKOFF", defaults.operation_backoff),
-            app_validation_stale_after=float(
-                env.get("IDLCM_APP_VALIDATION_STALE_AFTER", defaults.app_validation_stale_after)
+            app_validation_stale_after=number(
+                "IDLCM_APP_VALIDATION_STALE_AFTER", defaults.app_validation_stale_after, least=1
             ),
-            field_validation=env.get("IDLCM_FIELD_VALIDATION", defaults.field_validation),
-            tick=float(env.get("IDLCM_TICK", defaults.tick)),
-            seed=int(seed) if seed else None,
-            request_timeout=float(env.get("IDLCM_REQUEST_TIMEOUT", defaults.request_timeout)),
-            max_response_bytes=int(env.get("IDLCM_MAX_RESPONSE_BYTES", defaults.max_response_bytes)),
-            concurrent_reconciles=int(env.get("IDLCM_CONCURRENT_RECONCILES", defaults.concurrent_reconciles)),
-            peering_lifetime=int(env.get("IDLCM_PEERING_LIFETIME", defaults.peering_lifetime)),
-            lease_seconds=int(env.get("IDLCM_LEASE_SECONDS", defaults.lease_seconds)),
+            field_validation=field_validation,
+            tick=number("IDLCM_TICK", defaults.tick, least=0.01),
+            seed=None if seed < 0 else seed,
+            request_timeout=number("IDLCM_REQUEST_TIMEOUT", defaults.request_timeout, least=0.1),
+            max_response_bytes=number(
+                "IDLCM_MAX_RESPONSE_BYTES", defaults.max_response_bytes, int, least=1024
+            ),
+            concurrent_reconciles=number(
+                "IDLCM_CONCURRENT_RECONCILES", defaults.concurrent_reconciles, int, least=1
+            ),
+            peering_lifetime=number("IDLCM_PEERING_LIFETIME", defaults.peering_lifetime, int, least=1),
+            lease_seconds=number("IDLCM_LEASE_SECONDS", defaults.lease_seconds, int, least=3),
             identity=lease.identity(env),
         )
+
+
+class SettingsError(ValueError):
+    """An `IDLCM_*` variable with a value the operator cannot use (the message names it, and why)."""

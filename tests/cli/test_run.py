@@ -158,3 +158,30 @@ def test_run_refuses_an_unusable_shard_before_connecting(
     assert message in result.stderr
     assert "no Kubernetes cluster configured" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("IDLCM_TICK", "soon", "IDLCM_TICK='soon': not a number"),
+        ("IDLCM_LEASE_SECONDS", "1", "IDLCM_LEASE_SECONDS='1': must be at least 3"),
+        ("IDLCM_OPERATION_BACKOFF_MAX_ATTEMPTS", "2.5", "not a whole number"),
+        ("IDLCM_FIELD_VALIDATION", "strict", "one of Strict, Warn, Ignore"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_an_unusable_setting_is_named_before_anything_starts(
+    tmp_path: Path, command: str, variable: str, value: str, message: str
+) -> None:
+    result = subprocess.run(
+        [*IDLCM, command],
+        env={**_env_without_cluster(tmp_path), variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "no Kubernetes cluster configured" not in result.stderr
