@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import time
 from typing import Any
 
 import kopf
@@ -31,6 +33,11 @@ async def test_log_records_about_an_integration_carry_namespace_name_and_operati
     caplog.set_level(logging.INFO)
     await cluster.create_integration("crm", spec_for(scim_app, *people("alice")))
     await cluster.wait_status("crm", "UpToDate")
+    # The story logs how the operation ended right after its last status write: a moment after UpToDate.
+    deadline = time.monotonic() + 5
+    while not any("Provision Succeeded" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "the operation's end was never logged"
+        await asyncio.sleep(0.05)
 
     ours = [r for r in caplog.records if r.name.startswith("idlcm.") and hasattr(r, "object")]
     assert ours, "no log record about the Integration"
