@@ -57,9 +57,8 @@ class Guarded:
             async with asyncio.TaskGroup() as group:
                 for index in range(len(parts)):
                     group.create_task(send(index))
-        except (
-            BaseExceptionGroup
-        ) as failed:  # the first failure (LeaseLost) as itself; the rest are cancelled
+        except BaseExceptionGroup as failed:
+            # The first failure (LeaseLost) as itself; the task group cancelled the rest.
             raise failed.exceptions[0] from None
         return [result for part in results for result in part]
 
