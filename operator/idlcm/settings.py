@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -82,7 +83,9 @@ class Settings:
                 raise SettingsError(
                     f"{name}={raw!r}: not {'a whole' if kind is int else 'a'} number"
                 ) from None
-            if value < least or value != value:  # (NaN)
+            if not math.isfinite(value):
+                raise SettingsError(f"{name}={raw!r}: not a finite number")
+            if value < least:
                 raise SettingsError(f"{name}={raw!r}: must be at least {least:g}")
             return value
 

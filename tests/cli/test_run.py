@@ -164,6 +164,7 @@ def test_run_refuses_an_unusable_shard_before_connecting(
     ("variable", "value", "message"),
     [
         ("IDLCM_TICK", "soon", "IDLCM_TICK='soon': not a number"),
+        ("IDLCM_REQUEST_TIMEOUT", "inf", "IDLCM_REQUEST_TIMEOUT='inf': not a finite number"),
         ("IDLCM_LEASE_SECONDS", "1", "IDLCM_LEASE_SECONDS='1': must be at least 3"),
         ("IDLCM_OPERATION_BACKOFF_MAX_ATTEMPTS", "2.5", "not a whole number"),
         ("IDLCM_FIELD_VALIDATION", "strict", "one of Strict, Warn, Ignore"),
