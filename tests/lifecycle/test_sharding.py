@@ -107,7 +107,12 @@ async def test_two_shards_each_take_their_integrations_and_share_the_apps_valida
     moved = await cluster.wait_for(
         "integrations",
         "crm-b",
-        lambda o: ((o or {}).get("status") or {}).get("lastOperation", {}).get("type") == "Sync",
+        # The sync has ended, not merely started: `type` is already Sync while it is InProgress.
+        lambda o: (
+            ((o or {}).get("status") or {}).get("lastOperation", {}).get("type") == "Sync"
+            and bool(((o or {}).get("status") or {}).get("lastOperation", {}).get("endTime"))
+            and (o or {}).get("status", {}).get("status") != "InProgress"
+        ),
         timeout=30,
     )
     assert moved is not None
