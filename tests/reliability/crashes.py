@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import math
 import random
 import time
 import urllib.request
@@ -402,7 +403,11 @@ def api_away(tmp_path: Path, scale: Scale) -> Figures:
             w.api.start()
 
         w.cluster.create_integration(NAME, spec(w.app, names))
-        w.operator.start()
+        # The last outage lasts until every account is written, which takes as long as the machine needs (up
+        # to the phase's timeout): the lease must outlive it, or the operator rightly stops writing (it could
+        # not renew) and the accounts the test waits for never come. Derived, not tuned to one machine.
+        lease = math.ceil(scale.timeout + scale.outage_seconds[1]) + 5
+        w.operator.start(IDLCM_LEASE_SECONDS=str(lease))
         provisioned = functools.partial(w.settled, 1, every, set())
         faults.phase("provision", scale.outages, scale.accounts, outage, provisioned, timed=0.0)
         faults.converge("provision", provisioned, scale.timeout)
