@@ -52,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"idlcm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the operator against a cluster")
+    run = sub.add_parser(
+        "run",
+        help="run the operator against a cluster",
+        description="Run the operator: watch Integrations, validate their apps and run the security "
+        "operations. Against the cluster of --kubeconfig / $KUBECONFIG / in-cluster config, or with "
+        "--embedded against an in-process Kubernetes API with the CRDs installed.",
+    )
     scope = run.add_mutually_exclusive_group()
     scope.add_argument(
         "-n",
