@@ -74,6 +74,16 @@ class Owner:
         """Whether an account with this externalId is ours; a former Integration of the same name's is not."""
         return external_id is not None and external_id.startswith(self.prefix)
 
+    def former(self, external_id: str | None) -> bool:
+        """Whether this is the stamp of a former Integration of our namespace and name (deleted, re-created):
+        names are unique in a namespace, so no live Integration but us can claim it; we take it back."""
+        match = _STAMP.match(external_id or "")
+        return (
+            match is not None
+            and (match[1], match[2]) == (self.namespace, self.name)
+            and not self.owns(external_id)
+        )
+
     def rival(self, external_id: str | None) -> str | None:
         """`namespace/name` of another Integration whose stamp this is (never a former one of our name)."""
         match = _STAMP.match(external_id or "")
@@ -228,7 +238,9 @@ def plan(
                 unchanged += 1
         elif rival := owner.rival(current.external_id):
             reason = f"the account is managed by Integration {rival}"
-        elif adopt_existing:
+        elif adopt_existing or owner.former(current.external_id):
+            # A former Integration of our name (GitOps replace, a restored namespace) is taken back like an
+            # adoption: the stamp becomes ours, and the operation counts it as adopted.
             result.adoptions.append(Change(current, changes))
         else:
             reason = f"{_UNOWNED}; set sync.adoptExisting to take it over"

@@ -267,6 +267,27 @@ async def test_orphan_policy_leaves_accounts_on_delete(
     assert in_app(scim_app)["alice@example.com"]["active"] is True
 
 
+async def test_recreated_integration_takes_back_the_accounts_of_its_former_self(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    # Under GitOps a delete and re-create is routine: the new Integration (a new uid) finds its own name's
+    # accounts and takes them back, instead of a 409 asking for adoptExisting.
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice"), deletionPolicy="Orphan"))
+    first = await cluster.wait_status("crm", "UpToDate")
+    await cluster.delete_integration("crm")
+    await cluster.wait_for("integrations", "crm", lambda o: o is None)
+
+    await cluster.create_integration("crm", spec_for(scim_app, *people("alice"), deletionPolicy="Orphan"))
+    again = await cluster.wait_status("crm", "UpToDate")
+    assert again["metadata"]["uid"] != first["metadata"]["uid"]
+    assert again["status"]["lastOperation"]["counts"]["adopted"] == 1
+    held = in_app(scim_app)
+    assert list(held) == ["alice@example.com"]
+    meta = again["metadata"]
+    assert held["alice@example.com"]["externalId"].startswith(f"idlcm:{meta['namespace']}/crm:{meta['uid']}:")
+
+
 async def test_token_rotation_through_the_secret_revalidates_and_carries_on(
     cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:

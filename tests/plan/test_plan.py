@@ -74,6 +74,18 @@ def test_account_of_recreated_integration_is_not_owned() -> None:
     assert OWNER.rival(FORMER.stamp("alice")) is None  # a former self, not another Integration
 
 
+def test_accounts_of_a_former_integration_of_our_name_are_taken_back() -> None:
+    # Deleted and re-created (Argo CD replace, a namespace restored): its accounts are ours again.
+    current = in_app("alice", owner=FORMER)
+    result = diff(declared("alice"), [current])
+    assert not result.conflicts
+    assert [c.changes for c in result.adoptions] == [{"external_id": OWNER.stamp("alice")}]
+    assert OWNER.former(FORMER.stamp("alice"))
+    assert not OWNER.former(OWNER.stamp("alice"))
+    assert not OWNER.former(Owner("team-b", "crm", FORMER.uid).stamp("alice"))  # another namespace
+    assert not OWNER.former(Owner("team-a", "crm-2", FORMER.uid).stamp("alice"))  # another name
+
+
 def test_integration_of_a_similar_name_owns_nothing_of_ours() -> None:
     lookalikes = [
         Owner("team-a", "crm-2", OWNER.uid),
@@ -202,11 +214,17 @@ def test_adopt_existing_replaces_an_external_id_set_by_another_tool() -> None:
     assert [c.changes for c in result.adoptions] == [{"external_id": OWNER.stamp("alice")}]
 
 
-def test_adopt_existing_takes_back_accounts_of_a_recreated_integration() -> None:
+def test_adopt_existing_also_takes_back_accounts_of_a_recreated_integration() -> None:
     left_behind = in_app("alice", owner=FORMER)
-    assert diff(declared("alice"), [left_behind]).conflicts
     result = diff(declared("alice"), [left_behind], adopt=True)
     assert [c.changes for c in result.adoptions] == [{"external_id": OWNER.stamp("alice")}]
+
+
+def test_undeclared_accounts_of_a_former_integration_are_left_alone() -> None:
+    # Taken back only when declared: the former Integration's deletion policy decided about the rest.
+    result = diff(declared("bob"), [in_app("alice", owner=FORMER)], mode="Delete")
+    assert not result.deletions
+    assert not result.deactivations
 
 
 def test_account_of_another_integration_is_never_adopted() -> None:

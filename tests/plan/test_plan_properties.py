@@ -132,7 +132,8 @@ def test_applying_a_plan_makes_the_app_as_declared_and_a_second_plan_is_empty(
         assert len(found) == 1
         assert as_declared(found[0], desired_account)
     adopted = {c.current.id for c in first.adoptions}
-    assert adopt or not adopted
+    # Without adoptExisting only a former Integration of our name's accounts are taken back.
+    assert adopt or all(OWNER.former(before[a].external_id) for a in adopted)
     for account_id, account in before.items():
         if not OWNER.owns(account.external_id) and account_id not in adopted:
             assert after[account_id] is account, "an account we do not own was touched"
