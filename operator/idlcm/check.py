@@ -118,12 +118,16 @@ def _read(path: str) -> tuple[str, str]:
 
 
 def _check_file(name: str, text: str, out: TextIO, tally: _Tally) -> None:
-    def report(line: int, message: str, is_error: bool = True) -> None:
-        print(f"{name}:{line}: {message}", file=out)
-        tally.errors += 1 if is_error else 0
+    """Report the problems of one file, by line (a stable sort: same-line ones keep their order)."""
+    found: list[tuple[int, str, bool]] = []
 
+    def report(line: int, message: str, is_error: bool = True) -> None:
+        found.append((line, message, is_error))
+
+    documents = 0
     try:
         for number, doc in enumerate(_documents(text), start=1):
+            documents += 0 if doc.data is None else 1
             for obj, label in _objects(doc.data, number):
                 if isinstance(obj, str):  # not an object: `obj` says why
                     report(doc.line, f"{label}: {obj}")
@@ -136,6 +140,12 @@ def _check_file(name: str, text: str, out: TextIO, tally: _Tally) -> None:
         report(mark.line + 1 if mark else 1, f"YAML syntax error: {e.problem or e.context}{column}")
     except yaml.YAMLError as e:
         report(1, f"YAML error: {e}")
+    if not documents and not found:
+        report(1, "nothing to check: no YAML documents in the file")
+    found.sort(key=lambda problem: problem[0])
+    for line, message, is_error in found:
+        print(f"{name}:{line}: {message}", file=out)
+        tally.errors += 1 if is_error else 0
 
 
 def _documents(text: str) -> Iterator[_Document]:
@@ -213,12 +223,21 @@ def _check_object(obj: dict[str, Any], label: str, tally: _Tally) -> list[_Probl
         obj = {k: v for k, v in obj.items() if k != "status"}
     admission = validator.admit(obj)
     problems = [_Problem(path, f"{label}: {path}: {unknown_field(path)}") for path in pruned]
-    for error in [*admission.errors, *_operator_errors(admission.obj)]:
+    for error in [*_without_echoes(admission.errors), *_operator_errors(admission.obj)]:
         if error.field == field_errors.NO_PATH:  # "some validation rules were not checked": a note
             problems.append(_Problem("", f"{label}: note: {error.detail}", is_error=False))
         else:
             problems.append(_Problem(error.field, f"{label}: {error.message}"))
     return problems
+
+
+def _without_echoes(found: list[FieldError]) -> list[FieldError]:
+    """`found` less the CEL rules that could not run on a value its field's own check refused already.
+
+    `interval: forever` fails its pattern; `duration(self)` then fails too, as a confusing CEL error.
+    """
+    refused = {error.field for error in found if not error.unevaluated}
+    return [error for error in found if not (error.unevaluated and error.field in refused)]
 
 
 def _operator_errors(obj: dict[str, Any]) -> list[FieldError]:

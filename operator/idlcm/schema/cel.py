@@ -86,7 +86,8 @@ def _evaluate(
             activation["oldSelf"] = old_value
         outcome = _run(rule.program, activation)
         if isinstance(outcome, str):
-            out.append(FieldError(here, errors.INVALID, _error_detail(outcome, rule), node.type))
+            detail = _error_detail(outcome, rule)
+            out.append(FieldError(here, errors.INVALID, detail, node.type, unevaluated=True))
         elif not outcome:
             out.append(_failure(rule, activation, path, node.type))
 

@@ -49,6 +49,8 @@ class FieldError:
     type: str
     detail: str = ""
     value: Any = None
+    unevaluated: bool = dataclasses.field(default=False, compare=False, repr=False)
+    """A CEL rule that could not be evaluated on this value (not one that returned false)."""
 
     @property
     def body(self) -> str:
