@@ -77,19 +77,20 @@ class Owner:
     def former(self, external_id: str | None) -> bool:
         """Whether this is the stamp of a former Integration of our namespace and name (deleted, re-created):
         names are unique in a namespace, so no live Integration but us can claim it; we take it back."""
-        match = _STAMP.match(external_id or "")
-        return (
-            match is not None
-            and (match[1], match[2]) == (self.namespace, self.name)
-            and not self.owns(external_id)
-        )
+        return _stamper(external_id) == (self.namespace, self.name) and not self.owns(external_id)
 
     def rival(self, external_id: str | None) -> str | None:
         """`namespace/name` of another Integration whose stamp this is (never a former one of our name)."""
-        match = _STAMP.match(external_id or "")
-        if match is None or (match[1], match[2]) == (self.namespace, self.name):
+        stamper = _stamper(external_id)
+        if stamper is None or stamper == (self.namespace, self.name):
             return None
-        return f"{match[1]}/{match[2]}"
+        return "/".join(stamper)
+
+
+def _stamper(external_id: str | None) -> tuple[str, str] | None:
+    """(namespace, name) of the Integration whose stamp this externalId is, if it is one."""
+    match = _STAMP.match(external_id or "")
+    return None if match is None else (match[1], match[2])
 
 
 class DuplicateUserNames(ValueError):
