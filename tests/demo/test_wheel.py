@@ -9,10 +9,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_installed_wheel_has_the_demo_examples_and_the_crds(tmp_path: Path) -> None:
     wheels, target = tmp_path / "wheels", tmp_path / "site"
+    # Offline: no index is asked (hatchling, the build backend, is one of the test dependencies).
     pip = [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--wheel-dir", str(wheels), str(ROOT)], check=True)
+    offline = ["--no-index", "--no-deps"]
+    build = [*pip, "wheel", *offline, "--no-build-isolation", "--wheel-dir", str(wheels), str(ROOT)]
+    subprocess.run(build, check=True)
     (wheel,) = wheels.glob("idlcm-*.whl")
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True)
+    subprocess.run([*pip, "install", *offline, "--target", str(target), str(wheel)], check=True)
 
     # The installed package first on the path (its dependencies come from this environment), run away from
     # the source tree: what it finds, it found in the wheel.
