@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 from scim2_models import ListResponse, ResourceType, Schema, SearchRequest
 
-from idlcm.connectors import scim_mapping as mapping
 from idlcm.connectors.auth import OAuth2Flow
 from idlcm.connectors.base import ACCOUNT_ATTRIBUTES, CheckResult, failed_check
 from idlcm.connectors.errors import (
@@ -24,11 +23,12 @@ from idlcm.connectors.errors import (
     classify,
     scrub,
 )
-from idlcm.connectors.scim_errors import network_error
+from idlcm.connectors.scim import mapping
+from idlcm.connectors.scim.errors import network_error
 from idlcm.connectors.transport import RequestObserver, read_capped
 
 if TYPE_CHECKING:
-    from idlcm.connectors.scim_api import ScimApi
+    from idlcm.connectors.scim.api import ScimApi
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

@@ -9,9 +9,9 @@ from typing import Any, Union
 
 from scim2_models import BulkOperation, BulkRequest, BulkResponse, Context, Error, Group, Resource
 
-from idlcm.connectors import scim_mapping as mapping
 from idlcm.connectors.base import Account, Capabilities
 from idlcm.connectors.errors import ConnectorError, RetryableError, classify, scrub
+from idlcm.connectors.scim import mapping
 
 # Room kept in a bulk payload for the envelope, and a margin against serialisation differences.
 ENVELOPE_BYTES = 256

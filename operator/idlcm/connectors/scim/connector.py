@@ -1,4 +1,4 @@
-"""The SCIM 2.0 connector: the `Connector` story told over `scim_api.ScimApi` (scim2-client on httpx2)."""
+"""The SCIM 2.0 connector: the `Connector` story told over `api.ScimApi` (scim2-client on httpx2)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from scim2_models import Group, Resource
 
-from idlcm.connectors import scim_bulk as bulk
-from idlcm.connectors import scim_mapping as mapping
 from idlcm.connectors.auth import Credentials
 from idlcm.connectors.base import Account, Capabilities, CheckResult, Connector, check_changes
 from idlcm.connectors.errors import ConflictError, ConnectorError, NotFoundError
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
-from idlcm.connectors.scim_api import ScimApi
+from idlcm.connectors.scim import bulk, mapping
+from idlcm.connectors.scim.api import ScimApi
 from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
 
@@ -68,7 +67,7 @@ class ScimConnector:
         self, attributes: Collection[str] | None = None, *, discovery: bool = True
     ) -> list[CheckResult]:
         """The read-only checks: connectivity, TLS, authentication, discovery, schema and capabilities."""
-        from idlcm.connectors.scim_validate import validate
+        from idlcm.connectors.scim.validate import validate
 
         return await validate(self.api, attributes, discovery=discovery)
 

@@ -24,7 +24,6 @@ from scim2_models import (
     ServiceProviderConfig,
 )
 
-from idlcm.connectors import scim_mapping as mapping
 from idlcm.connectors.auth import (
     BasicAuth,
     BearerAuth,
@@ -44,7 +43,8 @@ from idlcm.connectors.errors import (
     scrub,
 )
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
-from idlcm.connectors.scim_errors import is_library_error, translate
+from idlcm.connectors.scim import mapping
+from idlcm.connectors.scim.errors import is_library_error, translate
 from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import GuardedTransport, RequestObserver, Tls
 
