@@ -18,7 +18,7 @@ import uuid
 import harness
 from harness import Figure
 
-from idlcm.connectors.scim_mapping import to_user
+from idlcm.connectors.scim.mapping import to_user
 from scimapp import ScimApp, running_scim_app
 
 LIMIT = 1.15

@@ -729,7 +729,7 @@ class BareClient:
         """Every user, one page after the other at the largest page size (startIndex paging)."""
         from scim2_models import SearchRequest
 
-        from idlcm.connectors.scim_mapping import UserModel
+        from idlcm.connectors.scim.mapping import UserModel
 
         users: list[Any] = []
         while True:
@@ -744,7 +744,7 @@ class BareClient:
         status of every operation."""
         from scim2_models import BulkOperation, BulkRequest
 
-        from idlcm.connectors.scim_mapping import UserModel
+        from idlcm.connectors.scim.mapping import UserModel
 
         size = int(self.config.bulk.max_operations)
         requests = [
@@ -765,7 +765,7 @@ class BareClient:
         """PATCH (replace) the title of each user, up to `CONCURRENCY` requests at once."""
         from scim2_models import PatchOp, PatchOperation
 
-        from idlcm.connectors.scim_mapping import UserModel
+        from idlcm.connectors.scim.mapping import UserModel
 
         def patch() -> Any:
             operation = PatchOperation[UserModel](op=PatchOperation.Op.replace_, path="title", value=title)
@@ -792,7 +792,7 @@ async def bare_client(app: Any) -> AsyncIterator[BareClient]:
     from scim2_client.engines.httpx2 import AsyncSCIMClient
     from scim2_models import ServiceProviderConfig
 
-    from idlcm.connectors.scim_mapping import provider
+    from idlcm.connectors.scim.mapping import provider
 
     http = httpx2.AsyncClient(
         base_url=app.base_url,

@@ -18,7 +18,7 @@ from idlcm.connectors import (
     ScimConnector,
     Tls,
 )
-from idlcm.connectors.scim_api import READ_RETRIES
+from idlcm.connectors.scim.api import READ_RETRIES
 from scimapp import ScimApp
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
