@@ -125,6 +125,46 @@ def test_scrub_leaves_ordinary_words_alone() -> None:
     assert scrub(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An app's own prose after "token:" (seen: "Invalid or missing bearer token: *** app refused ...").
+        "Invalid or missing bearer token: the app refused the credentials",
+        # The operator's own log lines about an object whose name ends in "-token".
+        "team/wrong-token: Validating -> UnderValidation",
+        "password: required",
+        # Readable identifiers that are long but no credential: digests, UIDs, names, SCIM paths.
+        "digest 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "uid 2819c223-7f76-453a-919d-413861904646 at /scim/v2/Users/2819c223-7f76-453a-919d-413861904646",
+        "idlcm:team-a/crm-sales-integration-of-the-year:0a1b2c3d",
+    ],
+)
+def test_scrub_leaves_prose_and_identifiers_alone(text: str) -> None:
+    assert scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("token: zq8Secret99", "zq8Secret99"),
+        ("api_key=plainword", "plainword"),
+        ('{"apiKey": "word"}', "word"),
+        ("refresh-token=r1", "r1"),
+        # A JWT anywhere, by its shape.
+        (
+            "the app said eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+            ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "eyJhbGciOiJIUzI1NiJ9",
+        ),
+        # An opaque token by its shape: long, mixing upper case, lower case and digits.
+        ("echoed xoxb4A7kQ2mZ9pLr8TnV3wYc6HdJ1sFgE5uB0iO", "xoxb4A7kQ2mZ9pLr8TnV3wYc6HdJ1sFgE5uB0iO"),
+    ],
+)
+def test_scrub_removes_tokens_by_shape_and_key(text: str, secret: str) -> None:
+    assert secret not in scrub(text)
+    assert "***" in scrub(text)
+
+
 def test_scrub_leaves_references_to_secrets_alone() -> None:
     # kopf's DEBUG lines show whole specs: a reference to a Secret is not one.
     text = '{"auth": {"bearerToken": {"secretRef": {"name": "acme", "key": "token"}}}, "tokens": ["a"]}'

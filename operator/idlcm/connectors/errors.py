@@ -15,17 +15,43 @@ import weakref
 from collections.abc import Iterable
 
 # Credentials as they may appear in text echoed by an app or an HTTP library.
-_SECRET_PATTERNS = (
+_AFTER_SCHEME = re.compile(
     # After Bearer/Basic: 8+ token characters, not all lowercase (so "basic authentication" stays).
-    re.compile(
-        r"\b([Bb]earer|[Bb]asic|BEARER|BASIC)\s+(?=[A-Za-z0-9._~+/=-]*[A-Z0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}"
-    ),
-    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}\r\n]+"),
-    re.compile(
-        # A value, not a nested object or list (`"bearerToken": {"secretRef": ...}` is no credential).
-        r"(?i)((?:access_token|refresh_token|client_secret|password|token)['\"]?\s*[:=]\s*['\"]?)[^'\"&,{}\[\]\s]+"
-    ),
+    r"\b([Bb]earer|[Bb]asic|BEARER|BASIC)\s+(?=[A-Za-z0-9._~+/=-]*[A-Z0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}"
 )
+_AUTHORIZATION = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}\r\n]+")
+_KEYED = re.compile(
+    # `key=value`, `"key": "value"`, `key: value`: a value, not a nested object or list
+    # (`"bearerToken": {"secretRef": ...}` is no credential). The key is a word of its own
+    # (`accessToken`, `api-key`), not the end of another one.
+    r"(?i)(?<![a-z0-9])((?:access[_-]?token|refresh[_-]?token|id[_-]?token|client[_-]?secret|api[_-]?key"
+    r"|password|passwd|token)['\"]?\s*([:=])\s*(['\"]?))([^'\"&,{}\[\]\s]+)"
+)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_LONG_RUN = re.compile(r"(?<![A-Za-z0-9_+=-])[A-Za-z0-9_+=-]{32,}")
+
+
+def _looks_like_credential(value: str) -> bool:
+    """A value after an unquoted `token: ` is replaced only when it could be one: prose ("token: the app
+    refused it", "wrong-token: Validating -> UnderValidation") is not."""
+    return len(value) >= 6 and any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def _keyed(match: re.Match[str]) -> str:
+    prefix, separator, quote, value = match.groups()
+    if separator == "=" or quote or _looks_like_credential(value):
+        return prefix + REDACTED
+    return match.group(0)
+
+
+def _long_run(match: re.Match[str]) -> str:
+    """An opaque token by its shape: 32+ characters mixing upper case, lower case and digits. Hex digests,
+    UIDs and Kubernetes names have no upper case, so they stay readable."""
+    run = match.group(0)
+    has = (any(c.isupper() for c in run), any(c.islower() for c in run), any(c.isdigit() for c in run))
+    return REDACTED if all(has) else run
+
+
 REDACTED = "***"
 MAX_RETRY_AFTER = 3600.0
 """The longest Retry-After believed, in seconds: an app asking for more is retried after an hour anyway."""
@@ -35,10 +61,11 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """Remove known secrets and anything that looks like a credential from a text."""
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    for pattern in _SECRET_PATTERNS[1:]:
-        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-    return text
+    text = _AFTER_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _KEYED.sub(_keyed, text)
+    text = _JWT.sub(REDACTED, text)
+    return _LONG_RUN.sub(_long_run, text)
 
 
 class SecretValues:
