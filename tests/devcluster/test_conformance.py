@@ -608,6 +608,35 @@ def test_watch_from_a_resource_version_sends_only_later_changes(intg: Integratio
     assert rvs[0] > int(rv)
 
 
+def test_watch_replays_each_change_as_it_was(intg: Integrations, http: Http) -> None:
+    # a patch that leaves metadata out must not rewrite the earlier state the watch replays
+    rv = intg.list()["metadata"]["resourceVersion"]
+    created = intg.create(integration())
+    patched = intg.patch("crm", {"spec": {"dryRun": True}})
+    events = http.watch(path(intg.namespace), {"resourceVersion": rv, "timeoutSeconds": 5}, count=2)
+    assert [(e["type"], e["object"]["metadata"]["resourceVersion"]) for e in events] == [
+        ("ADDED", created["metadata"]["resourceVersion"]),
+        ("MODIFIED", patched["metadata"]["resourceVersion"]),
+    ]
+    assert [e["object"]["metadata"]["generation"] for e in events] == [1, 2]
+    assert [e["object"]["spec"].get("dryRun") for e in events] == [created["spec"].get("dryRun"), True]
+
+
+def test_watch_replays_each_change_of_a_core_object_as_it_was(namespace: str, http: Http) -> None:
+    configmaps = f"/api/v1/namespaces/{namespace}/configmaps"
+    rv = http.request("GET", configmaps).body["metadata"]["resourceVersion"]
+    created = http.request("POST", configmaps, {"metadata": {"name": "cm"}, "data": {"a": "1"}})
+    patched = http.request(
+        "PATCH", f"{configmaps}/cm", {"data": {"a": "2"}}, content_type="application/merge-patch+json"
+    )
+    assert (created.status, patched.status) == (201, 200)
+    events = http.watch(configmaps, {"resourceVersion": rv, "timeoutSeconds": 5}, count=2)
+    assert [(e["type"], e["object"]["metadata"]["resourceVersion"], e["object"]["data"]) for e in events] == [
+        ("ADDED", created.body["metadata"]["resourceVersion"], {"a": "1"}),
+        ("MODIFIED", patched.body["metadata"]["resourceVersion"], {"a": "2"}),
+    ]
+
+
 @pytest.mark.parametrize("rv", [None, "0"])
 def test_watch_without_a_resource_version_starts_with_the_current_state(
     intg: Integrations, http: Http, rv: str | None
@@ -743,6 +772,35 @@ def test_secret_string_data_is_folded_into_data(core: kubernetes.client.CoreV1Ap
     assert {k: base64.b64decode(v).decode() for k, v in secret.data.items()} == {"a": "1", "b": "2"}
     assert secret.string_data is None
     assert secret.type == "Opaque"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/merge-patch+json", "application/strategic-merge-patch+json"]
+)
+def test_secret_string_data_patch_changes_data_bumps_the_version_and_is_watched(
+    core: kubernetes.client.CoreV1Api, namespace: str, http: Http, content_type: str
+) -> None:
+    # what `kubectl patch secret s -p '{"stringData": {"token": "new"}}'` sends
+    created = core.create_namespaced_secret(
+        namespace, {"metadata": {"name": "s"}, "stringData": {"token": "old"}}
+    )
+    rv = created.metadata.resource_version
+    secret_path = f"/api/v1/namespaces/{namespace}/secrets/s"
+    patched = http.request("PATCH", secret_path, {"stringData": {"token": "new"}}, content_type=content_type)
+    assert patched.status == 200, patched.body
+    assert patched.body["data"] == {"token": base64.b64encode(b"new").decode()}
+    assert "stringData" not in patched.body
+    new_rv = patched.body["metadata"]["resourceVersion"]
+    assert int(new_rv) > int(rv)
+    assert core.read_namespaced_secret("s", namespace).data == {"token": base64.b64encode(b"new").decode()}
+    events = http.watch(
+        f"/api/v1/namespaces/{namespace}/secrets", {"resourceVersion": rv, "timeoutSeconds": 5}, count=1
+    )
+    assert [(e["type"], e["object"]["metadata"]["resourceVersion"]) for e in events] == [("MODIFIED", new_rv)]
+    assert events[0]["object"]["data"] == {"token": base64.b64encode(b"new").decode()}
+    again = http.request("PATCH", secret_path, {"stringData": {"token": "new"}}, content_type=content_type)
+    assert again.status == 200, again.body
+    assert again.body["metadata"]["resourceVersion"] == new_rv  # the same value again: a no-op
 
 
 def test_events_are_listed_by_involved_object(core: kubernetes.client.CoreV1Api, namespace: str) -> None:

@@ -25,7 +25,7 @@ import yaml
 
 from idlcm import crds as crd_files
 from idlcm import patching
-from idlcm.devcluster import admission, errors
+from idlcm.devcluster import admission, errors, kinds
 from idlcm.devcluster.errors import ApiError
 from idlcm.devcluster.resources import CRDS, EVENTS, NAMESPACES, SECRETS, Resource, from_crd
 from idlcm.devcluster.selectors import FieldSelector, LabelSelector
@@ -293,7 +293,7 @@ class Registry:
                 )
             if content_type == STRATEGIC_PATCH:
                 patch = _strip_directives(patch)
-            new = patching.merge_patch(old, patch)
+            new = _merged(old, patch)
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise errors.bad_request("the patched object is not a Kubernetes object")
         _check_identity(new, namespace if res.namespaced else "", name)
@@ -331,7 +331,7 @@ class Registry:
         rv = obj["metadata"].get("resourceVersion")
         if rv and str(rv) != old["metadata"]["resourceVersion"]:
             raise errors.conflict(res, name, errors.STALE)
-        new = patching.merge_patch(old, _without_nulls(obj))
+        new = _merged(old, _without_nulls(obj))
         return self._update(res, old, new, opts, subresource)
 
     def _update(
@@ -538,6 +538,7 @@ class Registry:
         self, res: Resource, obj: dict[str, Any], old: Obj | None, opts: WriteOptions
     ) -> tuple[dict[str, Any], list[str]]:
         if res.crd is None:
+            kinds.validate(res, obj, old)
             return obj, []
         outcome = admission.admit(res.crd, obj, old)
         if outcome.pruned and opts.field_validation == "Strict":
@@ -685,6 +686,7 @@ def _normalize(res: Resource, obj: dict[str, Any]) -> None:
     data = obj.get("data") or {}
     if not isinstance(data, dict):
         raise errors.bad_request("Secret.data must be an object")
+    data = dict(data)  # never write into a dict the stored object may share
     for key, value in data.items():
         try:
             base64.b64decode(str(value), validate=True)
@@ -698,6 +700,13 @@ def _normalize(res: Resource, obj: dict[str, Any]) -> None:
     if data:
         obj["data"] = data
     obj.setdefault("type", "Opaque")
+
+
+def _merged(old: Obj, patch: Mapping[str, Any]) -> dict[str, Any]:
+    """A merge patch applied to a copy: `merge_patch` shares the parts the patch leaves alone with the stored
+    object, which `_update` then writes into (a stored dict is never mutated: the watch history holds it)."""
+    merged: dict[str, Any] = copy.deepcopy(patching.merge_patch(old, patch))
+    return merged
 
 
 def _strip_directives(patch: Any) -> Any:
