@@ -194,7 +194,14 @@ def test_namespaced_crds_have_namespaced_and_cluster_wide_paths() -> None:
 
 def test_core_document_covers_the_served_core_kinds() -> None:
     document = _document("api/v1")
-    assert set(BUILTIN_KINDS["api/v1"]) == {"ConfigMap", "Event", "Namespace", "Secret"}
+    assert set(BUILTIN_KINDS["api/v1"]) == {
+        "ConfigMap",
+        "Event",
+        "Namespace",
+        "Secret",
+        "Service",
+        "ServiceAccount",
+    }
     for kind in BUILTIN_KINDS["api/v1"]:
         assert f"io.k8s.api.core.v1.{kind}" in document["components"]["schemas"]
     paths = document["paths"]
@@ -231,7 +238,7 @@ def test_index_lists_each_group_version_with_its_content_hash() -> None:
 def test_unknown_paths_are_none_and_hash_suffix_is_ignored() -> None:
     loaded = crds.load()
     assert openapi_v3_document("apis/idlcm.io/v1", loaded) is None
-    assert openapi_v3_document("apis/apps/v1", loaded) is None
+    assert openapi_v3_document("apis/batch/v1", loaded) is None
     assert openapi_v3_document("api/v2", loaded) is None
     assert openapi_v3_document("/apis/idlcm.io/v1alpha1?hash=ABC", loaded) == _document(CRD_PATH)
     assert openapi_v3_index([])["paths"].keys() == set(BUILTIN_KINDS)

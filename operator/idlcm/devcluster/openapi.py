@@ -377,6 +377,194 @@ def _core_kinds() -> tuple[_Kind, ...]:
             namespace,
         ),
         _Kind("", "v1", "Secret", "SecretList", "secrets", True, (), _CORE + "Secret", secret),
+        *_workload_core_kinds(),
+    )
+
+
+def _open(description: str) -> dict[str, Any]:
+    """An object the devcluster stores as written (what a controller would read from it is not modelled)."""
+    return {"type": "object", "description": description, "x-kubernetes-preserve-unknown-fields": True}
+
+
+def _workload_core_kinds() -> tuple[_Kind, ...]:
+    """Core v1 kinds the manifests install: ServiceAccount and Service (`kinds.py`)."""
+    reference = {"type": "object", "properties": {"name": _string("Name of the referent.")}}
+    service_account = _object_schema(
+        "ServiceAccount binds together a name, a principal that can be authenticated, and a set of secrets.",
+        {
+            "automountServiceAccountToken": {
+                "type": "boolean",
+                "description": "Whether pods running as this service account should have a token mounted.",
+            },
+            "imagePullSecrets": {"type": "array", "items": reference, "x-kubernetes-list-type": "atomic"},
+            "secrets": {
+                "type": "array",
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                "x-kubernetes-list-map-keys": ["name"],
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-patch-merge-key": "name",
+                "x-kubernetes-patch-strategy": "merge",
+            },
+        },
+    )
+    service = _object_schema(
+        "Service is a named abstraction of software service consisting of local port and selector.",
+        {
+            "spec": _open("Spec defines the behavior of a service."),
+            "status": _open("Most recently observed status of the service."),
+        },
+    )
+    return (
+        _Kind(
+            "",
+            "v1",
+            "ServiceAccount",
+            "ServiceAccountList",
+            "serviceaccounts",
+            True,
+            (),
+            _CORE + "ServiceAccount",
+            service_account,
+        ),
+        _Kind("", "v1", "Service", "ServiceList", "services", True, ("status",), _CORE + "Service", service),
+    )
+
+
+def _apps_kinds() -> tuple[_Kind, ...]:
+    deployment = _object_schema(
+        "Deployment enables declarative updates for Pods and ReplicaSets.",
+        {
+            "spec": _open("Specification of the desired behavior of the Deployment."),
+            "status": _open("Most recently observed status of the Deployment."),
+        },
+    )
+    name = "io.k8s.api.apps.v1.Deployment"
+    return (
+        _Kind(
+            "apps", "v1", "Deployment", "DeploymentList", "deployments", True, ("status",), name, deployment
+        ),
+    )
+
+
+def _policy_kinds() -> tuple[_Kind, ...]:
+    pdb = _object_schema(
+        "PodDisruptionBudget is an object to define the max disruption that can be caused to a collection of "
+        "pods",
+        {
+            "spec": _open("Specification of the desired behavior of the PodDisruptionBudget."),
+            "status": _open("Most recently observed status of the PodDisruptionBudget."),
+        },
+    )
+    name = "io.k8s.api.policy.v1.PodDisruptionBudget"
+    return (
+        _Kind(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "PodDisruptionBudgetList",
+            "poddisruptionbudgets",
+            True,
+            ("status",),
+            name,
+            pdb,
+        ),
+    )
+
+
+def _rbac_kinds() -> tuple[_Kind, ...]:
+    prefix = "io.k8s.api.rbac.v1."
+    strings = {
+        "type": "array",
+        "items": {"type": "string", "default": ""},
+        "x-kubernetes-list-type": "atomic",
+    }
+    rule = {
+        "type": "object",
+        "description": "PolicyRule holds information that describes a policy rule.",
+        "required": ["verbs"],
+        "properties": {
+            "apiGroups": {**strings, "description": "The API groups of the resources."},
+            "nonResourceURLs": {**strings, "description": "Partial URLs a user should have access to."},
+            "resourceNames": {**strings, "description": "An optional allow list of names."},
+            "resources": {**strings, "description": "The resources this rule applies to; '*' means all."},
+            "verbs": {**strings, "description": "The verbs this rule applies to; '*' means all."},
+        },
+    }
+    rules = {
+        "type": "array",
+        "description": "Rules holds all the PolicyRules for this role.",
+        "items": rule,
+        "x-kubernetes-list-type": "atomic",
+    }
+    role_ref = {
+        "type": "object",
+        "description": "RoleRef contains information that points to the role being used.",
+        "required": ["apiGroup", "kind", "name"],
+        "properties": {"apiGroup": _string(), "kind": _string(), "name": _string()},
+        "x-kubernetes-map-type": "atomic",
+    }
+    subjects = {
+        "type": "array",
+        "description": "Subjects holds references to the objects the role applies to.",
+        "items": {
+            "type": "object",
+            "required": ["kind", "name"],
+            "properties": {
+                "apiGroup": _string(),
+                "kind": _string(),
+                "name": _string(),
+                "namespace": _string(),
+            },
+            "x-kubernetes-map-type": "atomic",
+        },
+        "x-kubernetes-list-type": "atomic",
+    }
+    role = _object_schema("Role is a namespaced, logical grouping of PolicyRules.", {"rules": rules})
+    cluster_role = _object_schema(
+        "ClusterRole is a cluster level, logical grouping of PolicyRules.",
+        {"rules": rules, "aggregationRule": _open("Describes how to build the Rules for this ClusterRole.")},
+    )
+    binding = _object_schema(
+        "A binding references a role and holds a list of subjects.",
+        {"roleRef": role_ref, "subjects": subjects},
+        required=["roleRef"],
+    )
+    group = "rbac.authorization.k8s.io"
+    return (
+        _Kind(
+            group,
+            "v1",
+            "ClusterRole",
+            "ClusterRoleList",
+            "clusterroles",
+            False,
+            (),
+            prefix + "ClusterRole",
+            cluster_role,
+        ),
+        _Kind(
+            group,
+            "v1",
+            "ClusterRoleBinding",
+            "ClusterRoleBindingList",
+            "clusterrolebindings",
+            False,
+            (),
+            prefix + "ClusterRoleBinding",
+            binding,
+        ),
+        _Kind(group, "v1", "Role", "RoleList", "roles", True, (), prefix + "Role", role),
+        _Kind(
+            group,
+            "v1",
+            "RoleBinding",
+            "RoleBindingList",
+            "rolebindings",
+            True,
+            (),
+            prefix + "RoleBinding",
+            binding,
+        ),
     )
 
 
@@ -455,7 +643,10 @@ def _apiextensions_kinds() -> tuple[_Kind, ...]:
 _BUILTIN_DOCUMENTS = {
     "api/v1": _core_kinds,
     "apis/apiextensions.k8s.io/v1": _apiextensions_kinds,
+    "apis/apps/v1": _apps_kinds,
     "apis/events.k8s.io/v1": _events_kinds,
+    "apis/policy/v1": _policy_kinds,
+    "apis/rbac.authorization.k8s.io/v1": _rbac_kinds,
 }
 BUILTIN_KINDS: dict[str, tuple[str, ...]] = {
     path: tuple(kind.kind for kind in kinds()) for path, kinds in _BUILTIN_DOCUMENTS.items()

@@ -31,7 +31,7 @@ import yaml
 from kmock._internal import apps, parsing, rendering
 
 from idlcm import crds
-from idlcm.devcluster import errors, openapi, protobuf, selectors, tables, watching
+from idlcm.devcluster import errors, kinds, openapi, protobuf, selectors, tables, watching
 from idlcm.devcluster.errors import ApiError
 from idlcm.devcluster.protobuf import ProtobufError
 from idlcm.devcluster.registry import Registry, WriteOptions
@@ -86,7 +86,7 @@ class DevCluster(kmock.KubernetesEmulator):
         self.store = Store(self.history_size)
         self.registry = Registry(self.store, events_per_namespace=self.events_per_namespace)
         self.registry.on_change = self._sync_discovery
-        for res in BUILTIN:
+        for res in (*BUILTIN, *kinds.RESOURCES):
             self.registry.register(res)
         self.registry.create(NAMESPACES, "", {"metadata": {"name": "default"}}, WriteOptions())
         paths = self.crd_paths
