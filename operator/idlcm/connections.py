@@ -48,6 +48,7 @@ class ConnectorPool:
         self._max_response_bytes = max_response_bytes
         self._observer = observer  # (namespace, app) -> what each connector tells of its requests (metrics)
         self._entries: dict[tuple[str, str], tuple[str, Connector]] = {}
+        self._specs: dict[tuple[str, str], IntegrationSpec] = {}  # what each connector was built for
         self._retired: list[Connector] = []
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -72,11 +73,23 @@ class ConnectorPool:
         if kept is not None:
             self._retire(kept[1])
         self._entries[key] = (fingerprint, connector)
+        self._specs[key] = target.spec
         return connector
+
+    def reads_new_data(self, namespace: str, name: str, secret: Secret) -> bool | None:
+        """Whether `secret` differs, in the keys the Integration reads, from what its connector was built
+        from; None when this process has built none from that Secret yet (the caller decides otherwise)."""
+        spec = self._specs.get((namespace, name))
+        keys = spec.secret_keys().get(secret.name) if spec is not None else None
+        kept = self._entries.get((namespace, name))
+        if keys is None or kept is None:
+            return None
+        return f"{secret.name}={used_digest(secret, keys)}" not in kept[0].splitlines()
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop (and close) the connector of an Integration that is gone."""
         kept = self._entries.pop((namespace, name), None)
+        self._specs.pop((namespace, name), None)
         if kept is not None:
             self._retire(kept[1])
 
@@ -84,6 +97,7 @@ class ConnectorPool:
         """Close every connector (at shutdown)."""
         connectors = [*self._retired, *(connector for _, connector in self._entries.values())]
         self._entries.clear()
+        self._specs.clear()
         self._retired.clear()
         await asyncio.gather(*self._closing, *(c.aclose() for c in connectors), return_exceptions=True)
 
@@ -183,19 +197,26 @@ def _bearer(token: str, where: str) -> str:
 
 
 def _fingerprint(spec: IntegrationSpec, secrets: Mapping[str, Secret | None]) -> str:
-    """What the connector is built from: the connector spec and the versions of the Secrets it reads."""
+    """What the connector is built from: the connector spec and the content of the Secret keys it reads
+    (not their resourceVersion: a re-applied Secret with the same data, or a change of a key the
+    Integration does not read, builds no new connector)."""
     parts = [spec.connector.model_dump_json()]
-    for name in spec.secret_names():
+    for name, keys in spec.secret_keys().items():
         secret = secrets.get(name)
-        parts.append(f"{name}={_version(secret) if secret is not None else '-'}")
+        parts.append(f"{name}={used_digest(secret, keys) if secret is not None else '-'}")
     return "\n".join(parts)
 
 
-def _version(secret: Secret) -> str:
-    # resourceVersion names the content; a digest stands in where there is none (never the values).
-    if secret.resource_version:
-        return secret.resource_version
+def used_digest(secret: Secret, keys: tuple[str, ...]) -> str:
+    """A digest of the keys an Integration reads of a Secret, kept in memory only (never shown: a digest
+    of a weak password could be guessed offline)."""
     digest = hashlib.sha256()
-    for key, data in sorted(secret.data.items()):
-        digest.update(f"{len(key)}:{key}{len(data)}:{data}".encode())
-    return "sha256:" + digest.hexdigest()
+    for key in keys:
+        if key in secret.data:
+            data = secret.data[key]
+            digest.update(f"{len(key)}:{key}{len(data)}:{data}".encode())
+        elif key in secret.unreadable:
+            digest.update(f"{len(key)}:{key}unreadable".encode())
+        else:
+            digest.update(f"{len(key)}:{key}missing".encode())
+    return digest.hexdigest()

@@ -14,7 +14,7 @@ from idlcm import backoff, lease
 from idlcm.connections import ConnectorPool
 from idlcm.connectors.errors import ConnectorError
 from idlcm.crds import GROUP, VERSION
-from idlcm.kube import Kube, unanswered
+from idlcm.kube import Kube, Secret, unanswered
 from idlcm.metrics import Metrics
 from idlcm.reconcile import Integration, Reconciler
 from idlcm.schedule import Trigger
@@ -114,12 +114,24 @@ def build_registry(options: Settings, shard: Shard | None = None) -> kopf.Operat
 
     @kopf.on.event("", "v1", "secrets", registry=registry)
     async def secret_changed(
-        type: str, namespace: str | None, name: str, meta: kopf.Meta, memo: kopf.Memo, **kwargs: Any
+        type: str, namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
     ) -> None:
         if not type or not namespace:
             return  # the initial listing: nothing changed
         index: kopf.Index[RefKey, str] = kwargs["references"]
+        meta = body.get("metadata") or {}
+        secret = Secret.decode(name, meta.get("resourceVersion") or "", body.get("data") or {})
         for integration in index.get(("Secret", namespace, name), ()):
+            # Re-applied with the same data (kubectl adds its last-applied annotation), or a change of a key
+            # this Integration does not read: nothing to validate again. A deletion always is news.
+            if type != "DELETED" and memo.connectors.reads_new_data(namespace, integration, secret) is False:
+                logger.info(
+                    "Secret %s/%s changed, but not in the keys %s reads: nothing to validate again",
+                    namespace,
+                    name,
+                    integration,
+                )
+                continue
             await _reconcile_by_name(
                 memo, namespace, integration, Trigger.SECRET_CHANGED, secret=(name, meta)
             )

@@ -116,15 +116,7 @@ class Kube:
             if e.status == 404:
                 return None
             raise
-        data: dict[str, str] = {}
-        unreadable = []
-        for key, value in (obj.data or {}).items():
-            try:
-                data[key] = base64.b64decode(value, validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                unreadable.append(key)  # named as such, their content never echoed
-        version = obj.metadata.resource_version or ""
-        return Secret(name=name, resource_version=version, data=data, unreadable=unreadable)
+        return Secret.decode(name, obj.metadata.resource_version or "", obj.data or {})
 
     async def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
         """A ConfigMap's data, or None when it does not exist."""
@@ -198,6 +190,18 @@ class Secret:
         self.data = dict(data)
         self.unreadable = frozenset(unreadable)
         """Keys whose value is not UTF-8 text (e.g. a DER certificate where PEM is expected)."""
+
+    @classmethod
+    def decode(cls, name: str, resource_version: str, encoded: Mapping[str, str]) -> Secret:
+        """A Secret from its API form (`data`: base64 values)."""
+        data: dict[str, str] = {}
+        unreadable = []
+        for key, value in encoded.items():
+            try:
+                data[key] = base64.b64decode(value, validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                unreadable.append(key)  # named as such, their content never echoed
+        return cls(name=name, resource_version=resource_version, data=data, unreadable=unreadable)
 
     def lacks(self, key: str) -> str | None:
         """Why `key` cannot be used (None when it can), in words for a message; never the value."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+
+import pytest
 
 from idlcm.backoff import BackoffPolicy
 from idlcm.settings import Settings
@@ -148,6 +151,44 @@ async def test_a_secret_applied_with_its_integration_is_not_a_change(
     await cluster.update_secret("acme-token", {"token": scim_app.token})
     await cluster.wait_status("crm-sales", "UpToDate")
     assert "SecretChanged" in {e.reason for e in await cluster.events_for("crm-sales")}
+
+
+async def test_a_secret_reapplied_unchanged_validates_nothing_again(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `kubectl apply` of the same Secret adds only its last-applied annotation; a key the Integration does
+    # not read may change too. Neither is a reason to validate and run an Update again.
+    caplog.set_level(logging.INFO, logger="idlcm.handlers")
+    await operator(FAST)
+    await cluster.create_secret("acme-token", {"token": scim_app.token, "other": "a"})
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
+    before = (await cluster.wait_status("crm-sales", "UpToDate"))["status"]
+
+    annotation = {"kubectl.kubernetes.io/last-applied-configuration": '{"kind":"Secret"}'}
+    await cluster.call(
+        cluster.core.patch_namespaced_secret,
+        "acme-token",
+        cluster.namespace,
+        {"metadata": {"annotations": annotation}},
+    )
+    await cluster.update_secret("acme-token", {"other": "b"})
+    deadline = time.monotonic() + 10
+    while sum("not in the keys crm-sales reads" in r.getMessage() for r in caplog.records) < 2:
+        assert time.monotonic() < deadline, "the Secret's changes were not looked at"
+        await asyncio.sleep(0.05)
+    assert "SecretChanged" not in {e.reason for e in await cluster.events_for("crm-sales")}
+    after = (await cluster.get("integrations", "crm-sales") or {})["status"]
+    assert after["lastOperation"] == before["lastOperation"]
+    assert after["validation"] == before["validation"]
+
+    # A new value of the key it reads is a change.
+    scim_app.token = "rotated-" + scim_app.token
+    await cluster.update_secret("acme-token", {"token": scim_app.token})
+    deadline = time.monotonic() + 15
+    while "SecretChanged" not in {e.reason for e in await cluster.events_for("crm-sales")}:
+        assert time.monotonic() < deadline, "the new token was not validated"
+        await asyncio.sleep(0.05)
+    await cluster.wait_status("crm-sales", "UpToDate")
 
 
 async def test_repeated_validation_failure_stops_for_review_until_a_human_acts(

@@ -244,6 +244,23 @@ class IntegrationSpec(Model):
             seen.add(key)
         return accounts
 
+    def secret_keys(self) -> dict[str, tuple[str, ...]]:
+        """The keys this Integration reads of each Secret (all in its own namespace)."""
+        scim = self.connector.scim
+        keys: dict[str, list[str]] = {}
+        auth = scim.auth
+        if auth.bearer_token:
+            keys.setdefault(auth.bearer_token.secret_ref.name, []).append(auth.bearer_token.secret_ref.key)
+        if auth.basic:
+            ref = auth.basic.secret_ref
+            keys.setdefault(ref.name, []).extend((ref.username_key, ref.password_key))
+        if auth.oauth2_client_credentials:
+            oauth = auth.oauth2_client_credentials.secret_ref
+            keys.setdefault(oauth.name, []).extend((oauth.client_id_key, oauth.client_secret_key))
+        if scim.tls.ca_secret_ref:
+            keys.setdefault(scim.tls.ca_secret_ref.name, []).append(scim.tls.ca_secret_ref.key)
+        return {name: tuple(dict.fromkeys(used)) for name, used in keys.items()}
+
     def secret_names(self) -> tuple[str, ...]:
         """Every Secret this Integration reads (all in its own namespace)."""
         scim = self.connector.scim
