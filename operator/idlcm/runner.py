@@ -14,6 +14,7 @@ import kubernetes.config
 from idlcm import logs
 from idlcm.handlers import build_registry, memo_for
 from idlcm.metrics import Metrics
+from idlcm.peering import ensure as ensure_peering
 from idlcm.settings import Settings
 from idlcm.shards import Shard
 from idlcm.validation import Validator
@@ -66,6 +67,7 @@ async def run(
     if metrics_port is not None:
         metrics.serve(metrics_port)
     try:
+        await ensure_peering(config, shard.peering(peering) if shard and peering else peering, namespaces)
         await kopf.operator(
             registry=build_registry(settings, shard),
             memo=memo_for(config, settings, validator, metrics),

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from deploy.conftest import Document, only, render
+from idlcm.shards import Shard
 
 CLUSTER_SCOPED_RBAC = {"ClusterRole", "ClusterRoleBinding"}
 
@@ -95,16 +96,12 @@ def run_entrypoint(target: str, tmp_path: Path, *, pod: str, namespace: str = "i
     return printed
 
 
-def test_the_peering_object_the_operator_names_exists(target: str) -> None:
+def test_the_install_carries_no_peering_object_the_operator_creates_its_own(target: str) -> None:
+    # A ClusterKopfPeering applied with its CRD fails a fresh `kubectl apply -k` (the CRD is not established
+    # yet); `idlcm run --peering` creates it (operator/idlcm/peering.py, tests/deploy/test_peering.py).
     documents = render(target)
-    namespaced = target == "namespaced"
-    kind = "KopfPeering" if namespaced else "ClusterKopfPeering"
-    peering = only(documents, kind, "idlcm")
-    if namespaced:
-        assert (
-            peering["metadata"]["namespace"]
-            == only(documents, "Deployment", "idlcm")["metadata"]["namespace"]
-        )
+    assert [d["kind"] for d in documents if d["apiVersion"].startswith("kopf.dev/")] == []
+    assert operator_container(documents)["command"][2].count("--peering=idlcm") == 1
 
 
 def test_the_service_account_is_bound_in_the_operators_namespace(target: str) -> None:
@@ -158,7 +155,8 @@ def test_the_install_ships_no_credentials(target: str) -> None:
 
 
 def test_each_shard_has_its_deployment_its_pods_and_its_peering_object() -> None:
-    """The sharded example: every Deployment serves one shard, under a peering object of that shard."""
+    """The sharded example: every Deployment serves one shard, under a peering object of that shard (which
+    the operator creates at start: `--peering=idlcm --shard=NAME` peers through `idlcm-NAME`)."""
     documents = render("sharded")
     deployments = [d for d in documents if d["kind"] == "Deployment"]
     shards: dict[str, str] = {}
@@ -168,7 +166,7 @@ def test_each_shard_has_its_deployment_its_pods_and_its_peering_object() -> None
         assert len(names) == 1, args
         shards[names[0]] = deployment["metadata"]["name"]
         assert deployment["spec"]["selector"]["matchLabels"]["idlcm.io/shard"] == names[0]
-        only(documents, "ClusterKopfPeering", f"idlcm-{names[0]}")  # --peering=idlcm --shard=NAME
     assert shards == {"a": "idlcm-shard-a", "b": "idlcm-shard-b", "rest": "idlcm"}
+    assert len({Shard.named(name).peering("idlcm") for name in shards}) == len(shards)
     rest = only(documents, "Deployment", "idlcm")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--shard-selector=!idlcm.io/shard" in rest

@@ -52,7 +52,6 @@ def test_every_object_is_unique_and_namespaced_where_it_must_be(target: str) -> 
         "CustomResourceDefinition",
         "ClusterRole",
         "ClusterRoleBinding",
-        "ClusterKopfPeering",
     }
     for doc in documents:
         namespaced = doc["metadata"].get("namespace") is not None

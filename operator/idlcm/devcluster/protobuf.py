@@ -117,10 +117,25 @@ def _namespace(fields: Fields) -> dict[str, Any]:
     return {"spec": {"finalizers": finalizers}} if finalizers else {}
 
 
+def _service_account(fields: Fields) -> dict[str, Any]:
+    return {"automountServiceAccountToken": bool(fields[4][-1])} if fields.get(4) else {}
+
+
+def _token_request(fields: Fields) -> dict[str, Any]:
+    """`kubectl create token` (k8s.io/api/authentication/v1: spec audiences=1, expirationSeconds=4)."""
+    spec_fields = _fields(fields[2][-1]) if fields.get(2) else {}
+    spec: dict[str, Any] = {"audiences": [a.decode() for a in spec_fields.get(1, [])]}
+    if spec_fields.get(4):
+        spec["expirationSeconds"] = int(spec_fields[4][-1])
+    return {"spec": spec}
+
+
 _KINDS: dict[tuple[str, str], Callable[[Fields], dict[str, Any]]] = {
     ("v1", "Secret"): _secret,
     ("v1", "ConfigMap"): _configmap,
     ("v1", "Namespace"): _namespace,
+    ("v1", "ServiceAccount"): _service_account,
+    ("authentication.k8s.io/v1", "TokenRequest"): _token_request,
 }
 
 

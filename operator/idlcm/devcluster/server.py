@@ -34,6 +34,7 @@ from idlcm import crds
 from idlcm.devcluster import errors, kinds, openapi, protobuf, selectors, tables, watching
 from idlcm.devcluster.errors import ApiError
 from idlcm.devcluster.protobuf import ProtobufError
+from idlcm.devcluster.rbac import Authorizer
 from idlcm.devcluster.registry import Registry, WriteOptions
 from idlcm.devcluster.resources import BUILTIN, CRDS, NAMESPACES, VERBS, Resource
 from idlcm.devcluster.store import Store
@@ -77,6 +78,7 @@ class DevCluster(kmock.KubernetesEmulator):
 
     store: Store = attrs.field(init=False)
     registry: Registry = attrs.field(init=False)
+    rbac: Authorizer = attrs.field(init=False)  # ServiceAccount tokens and RBAC (`rbac.py`)
     _closing: watching.Closing = attrs.field(init=False, factory=watching.Closing)
     _runner: aiohttp.web.ServerRunner | None = attrs.field(init=False, default=None)
     _port: int | None = attrs.field(init=False, default=None)
@@ -86,6 +88,7 @@ class DevCluster(kmock.KubernetesEmulator):
         self.store = Store(self.history_size)
         self.registry = Registry(self.store, events_per_namespace=self.events_per_namespace)
         self.registry.on_change = self._sync_discovery
+        self.rbac = Authorizer(self.registry)
         for res in (*BUILTIN, *kinds.RESOURCES):
             self.registry.register(res)
         self.registry.create(NAMESPACES, "", {"metadata": {"name": "default"}}, WriteOptions())
@@ -202,6 +205,7 @@ class DevCluster(kmock.KubernetesEmulator):
 
     async def _respond(self, raw: aiohttp.web.BaseRequest, body: bytes) -> aiohttp.web.StreamResponse:
         path = raw.path.rstrip("/") or "/"
+        user = self.rbac.authenticate(raw.headers)
         if path.startswith("/openapi/"):
             return self._openapi(path)
         if path in ("/healthz", "/livez", "/readyz"):
@@ -217,6 +221,10 @@ class DevCluster(kmock.KubernetesEmulator):
         res = target.res
         if target.subresource is not None and target.subresource not in res.subresources:
             raise errors.path_not_found()
+        self.rbac.authorize(user, raw.method, query, res, target.namespace, target.name, target.subresource)
+        if target.subresource == "token" and target.name is not None and raw.method == "POST":
+            token = self.rbac.token_request(target.namespace or "", target.name, _decode_object(raw, body))
+            return _json(token, 201)
         method = raw.method
         if method == "GET":
             if query.get("watch") in ("true", "1"):
