@@ -90,23 +90,13 @@ def _assert_stored(kubectl: Kubectl, documents: list[dict[str, Any]]) -> None:
                 assert stored[field] == document[field], (what, field)
 
 
-def test_cluster_install_applies_to_an_empty_cluster(kubectl: Kubectl) -> None:
+def test_cluster_install_applies_to_an_empty_cluster_in_one_go(kubectl: Kubectl) -> None:
     documents = _rendered(MANIFESTS)
     kinds = {d["kind"] for d in documents}
     assert {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"} <= kinds
-    assert {"PodDisruptionBudget", "ClusterKopfPeering", "Namespace", "CustomResourceDefinition"} <= kinds
+    assert {"PodDisruptionBudget", "Namespace", "CustomResourceDefinition"} <= kinds
     first = _apply(kubectl, MANIFESTS)
-    if first.returncode != 0:
-        # Helper H's fix (the ClusterKopfPeering applied only once its CRD is established) makes the first
-        # apply succeed; until then only the peering object may fail, and the second apply must succeed.
-        # (kubectl reads the OpenAPI index once, before the peering CRD exists; a real cluster says "no
-        # matches for kind", the embedded API, which serves no /openapi/v2 to fall back on, "could not find
-        # the requested resource".)
-        assert "clusterrole.rbac.authorization.k8s.io/idlcm created" in first.stdout, first.stdout
-        assert "poddisruptionbudget.policy/idlcm created" in first.stdout, first.stdout
-        assert "clusterkopfpeering.kopf.dev/idlcm" not in first.stdout, first.stdout
-        second = _apply(kubectl, MANIFESTS)
-        assert second.returncode == 0, second.stderr
+    assert first.returncode == 0, first.stderr
     _assert_stored(kubectl, documents)
     again = _apply(kubectl, MANIFESTS)
     assert again.returncode == 0, again.stderr
@@ -114,17 +104,12 @@ def test_cluster_install_applies_to_an_empty_cluster(kubectl: Kubectl) -> None:
     assert "clusterrolebinding.rbac.authorization.k8s.io/idlcm unchanged" in again.stdout
 
 
-def test_namespaced_install_applies_to_an_empty_cluster(kubectl: Kubectl) -> None:
+def test_namespaced_install_applies_to_an_empty_cluster_in_one_go(kubectl: Kubectl) -> None:
     overlay = MANIFESTS / "overlays" / "namespaced"
     documents = _rendered(overlay)
-    assert {"Role", "RoleBinding", "KopfPeering"} <= {d["kind"] for d in documents}
+    assert {"Role", "RoleBinding"} <= {d["kind"] for d in documents}
     first = _apply(kubectl, overlay)
-    if first.returncode != 0:
-        # Helper H's fix (peering object after its CRD is established) makes the first apply succeed.
-        assert "rolebinding.rbac.authorization.k8s.io/idlcm created" in first.stdout, first.stdout
-        assert "kopfpeering.kopf.dev/idlcm" not in first.stdout, first.stdout
-        second = _apply(kubectl, overlay)
-        assert second.returncode == 0, second.stderr
+    assert first.returncode == 0, first.stderr
     _assert_stored(kubectl, documents)
     roles = kubectl.get("roles.rbac.authorization.k8s.io", "--namespace=idlcm")
     assert [r["metadata"]["name"] for r in roles["items"]] == ["idlcm"]
