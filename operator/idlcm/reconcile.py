@@ -264,6 +264,7 @@ class Reconciler:
             app = app or await self.kube.get_app(obj.namespace, spec.app)
             if app is None:  # created and deleted at once by someone else: look again at the next tick
                 return f"waiting for the ExternalApp {spec.app}"
+            self.app_counts.request(obj.namespace, spec.app)  # used by this one before it is validated
         status = app.get("status") or {}
         state = status.get("state")
         owner = status.get("validatedThrough") or {}
@@ -331,6 +332,7 @@ class Reconciler:
         """A failed validation: UnderReview when a human must act, else ValidationFailed and a retry.
 
         The Secret versions it used are recorded too: only a newer version of a Secret validates again."""
+        self.app_counts.request(target.namespace, target.spec.app)  # it uses the app, validated or not
         versions = _secret_versions(target)
         scope = "app validation" if app_level else "validation"
         if report.outcome == "NeedsReview":

@@ -1,62 +1,43 @@
-"""The count of Integrations on each ExternalApp: right, and cheap for a burst of new Integrations."""
+"""An ExternalApp's INTEGRATIONS column counts every Integration that uses the app, validated or not."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
-import kubernetes.client
-
-from idlcm.appcounts import AppCounter
-from idlcm.crds import GROUP, VERSION
-from idlcm.kube import Kube
-from lifecycle.conftest import Cluster, spec_for
+from lifecycle.conftest import FAST, Cluster, OperatorFactory, spec_for
 from scimapp import ScimApp
 
 
-class CountingKube(Kube):
-    """The real client, counting its listings of Integrations."""
+def _counted(*names: str) -> Callable[[dict[str, Any] | None], bool]:
+    def check(app: dict[str, Any] | None) -> bool:
+        status = (app or {}).get("status") or {}
+        return status.get("integrations") == len(names) and status.get("integrationNames") == sorted(names)
 
-    listings = 0
-
-    async def list_integrations(
-        self, namespace: str, *, page_size: int = 100
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        self.listings += 1
-        async for page in super().list_integrations(namespace, page_size=5):  # several pages
-            yield page
+    return check
 
 
-async def test_a_burst_of_requests_costs_a_few_listings_and_counts_every_integration(
-    cluster: Cluster, embedded: kubernetes.client.Configuration, scim_app: ScimApp
+def _with_token_from(app: ScimApp, secret: str, app_name: str = "acme-crm") -> dict[str, Any]:
+    spec = spec_for(app)
+    spec["app"] = app_name
+    spec["connector"]["scim"]["auth"]["bearerToken"]["secretRef"]["name"] = secret
+    return spec
+
+
+async def test_an_integration_that_fails_validation_still_uses_the_app(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
 ) -> None:
-    app = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ExternalApp", "metadata": {"name": "acme-crm"}}
-    app["spec"] = {"protocol": "SCIM", "baseURL": scim_app.base_url}
-    await cluster.call(
-        cluster.custom.create_namespaced_custom_object, GROUP, VERSION, cluster.namespace, "externalapps", app
-    )
-    names = [f"crm-{i:02d}" for i in range(12)]
-    other = {**spec_for(scim_app), "app": "other-app"}
-    await cluster.create_integration("not-counted", other)
-    for name in names:
-        await cluster.create_integration(name, spec_for(scim_app))
-    kube = CountingKube(cluster.client)
-    counter = AppCounter(kube, spacing=0.2)
-    for _ in names:  # a burst of Integrations passing validation, each asking for a count
-        counter.request(cluster.namespace, "acme-crm")
-    await counter.settled()
+    await operator(FAST)
+    await cluster.create_secret("bad-token", {"token": "not-the-token"})
+    await cluster.create_integration("hr-bad", _with_token_from(scim_app, "bad-token", "acme-hr"))
+    await cluster.wait_status("hr-bad", "UnderReview")
+    # The app never passed validation, yet an Integration uses it.
+    assert await cluster.wait_for("externalapps", "acme-hr", _counted("hr-bad"))
 
-    found = await cluster.get("externalapps", "acme-crm")
-    assert found is not None
-    assert found["status"]["integrations"] == len(names)
-    assert found["status"]["integrationNames"] == names
-    assert kube.listings == 1
-
-    await cluster.delete_integration(names[0])  # no finalizer here: gone at once
-    counter.request(cluster.namespace, "acme-crm")
-    await counter.settled()
-    found = await cluster.get("externalapps", "acme-crm")
-    assert found is not None
-    assert found["status"]["integrationNames"] == names[1:]
-    assert kube.listings == 2
-    await counter.aclose()
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await cluster.create_integration("crm-sales", spec_for(scim_app))
+    await cluster.wait_status("crm-sales", "UpToDate")
+    # A later Integration of the validated app that fails its own validation counts too.
+    await cluster.create_integration("crm-wrong", _with_token_from(scim_app, "bad-token"))
+    await cluster.wait_status("crm-wrong", "UnderReview")
+    assert await cluster.wait_for("externalapps", "acme-crm", _counted("crm-sales", "crm-wrong"))
