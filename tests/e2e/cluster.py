@@ -25,6 +25,21 @@ _PROXY = f"/api/v1/namespaces/{SCIM_NAMESPACE}/services/scim:http/proxy/_e2e"
 
 Obj = dict[str, Any]
 
+# The nine states: an Event the operator posts on entering one says `<State>: <message>`.
+STATES = frozenset(
+    {
+        "UnderValidation",
+        "Validating",
+        "Validated",
+        "ValidationFailed",
+        "UnderReview",
+        "InProgress",
+        "Failed",
+        "Retrying",
+        "UpToDate",
+    }
+)
+
 
 class Scim:
     """The SCIM test app's control API (tests/e2e/scim_server.py), through `kubectl --raw` (stable across
@@ -120,6 +135,37 @@ class Namespace:
         obj = self.wait_for("integrations", name, reached, timeout)
         assert obj is not None
         return obj
+
+    def wait_up_to_date(self, name: str, *, timeout: float = 60.0) -> Obj:
+        """`UpToDate` for the current spec: the final state, which stays (unlike a passing one)."""
+
+        def reached(o: Obj | None) -> bool:
+            st = (o or {}).get("status") or {}
+            generation = ((o or {}).get("metadata") or {}).get("generation")
+            return st.get("status") == "UpToDate" and st.get("observedGeneration") == generation
+
+        obj = self.wait_for("integrations", name, reached, timeout)
+        assert obj is not None
+        return obj
+
+    def events_for(self, name: str) -> list[Any]:
+        """The Events about this object, in the order they were created (etcd's revision order: kind runs one
+        etcd, and the operator posts them one at a time)."""
+        events = self.core.list_namespaced_event(self.name, field_selector=f"involvedObject.name={name}")
+        return sorted(events.items, key=lambda e: int(e.metadata.resource_version))
+
+    def announced(self, name: str, until: str, timeout: float = 30.0) -> list[str]:
+        """The states the operator announced in Events for this Integration, once `until` is among them
+        (the operator posts Events in the background: the last one may trail the status)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = [e.message or "" for e in self.events_for(name)]
+            seen = [m.split(":", 1)[0] for m in messages if m.split(":", 1)[0] in STATES]
+            if until in seen:
+                return seen
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for an Event announcing {until} on {name}; seen: {seen}")
+            time.sleep(0.25)
 
     def integrations(self) -> list[str]:
         result = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.name, "integrations")
