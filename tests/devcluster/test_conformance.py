@@ -758,6 +758,110 @@ def test_malformed_bodies_are_statuses_without_tracebacks(intg: Integrations, ht
     assert "Traceback" not in json.dumps(reply.body)
 
 
+# --- limits: what the apiserver and etcd take -----------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+def padded(body: Any, size: int) -> bytes:
+    """The JSON of `body`, led by spaces to `size` bytes (the object decoded stays the same)."""
+    encoded = json.dumps(body).encode()
+    return b" " * (size - len(encoded)) + encoded
+
+
+def test_a_request_body_of_3_mib_is_accepted(intg: Integrations, http: Http) -> None:
+    reply = http.request("POST", path(intg.namespace), padded(integration(), 3 * MIB))
+    assert reply.status == 201, reply.body
+
+
+def test_a_request_body_over_3_mib_is_too_large(intg: Integrations, http: Http) -> None:
+    reply = http.request("POST", path(intg.namespace), padded(integration(), 3 * MIB + 1))
+    assert (reply.status, reply.body["reason"]) == (413, "RequestEntityTooLarge")
+    assert reply.body["message"] == f"Request entity too large: limit is {3 * MIB}"
+
+
+def test_an_integration_of_5000_accounts_with_every_field_is_stored(intg: Integrations) -> None:
+    accounts = [
+        {
+            "userName": f"user-{i:04d}@example.com",
+            "displayName": f"User {i:04d}",
+            "givenName": f"Given{i:04d}",
+            "familyName": f"Family{i:04d}",
+            "email": f"user-{i:04d}@example.com",
+            "active": i % 7 != 0,
+            "title": "Engineer",
+            "department": "Platform",
+            "groups": ["engineering", f"team-{i % 50:02d}"],
+        }
+        for i in range(5000)
+    ]
+    body = integration(accounts=accounts)
+    assert 1.2 * MIB < len(json.dumps(body)) < 1.45 * MIB
+    created = intg.create(body)
+    assert len(created["spec"]["accounts"]) == 5000
+    assert len(intg.get("crm")["spec"]["accounts"]) == 5000
+
+
+BLOB_GROUP = "conformance.idlcm.io"
+
+
+@pytest.fixture
+def blobs(http: Http, namespace: str) -> Iterator[str]:
+    """The path of Blobs in the test namespace: a CRD whose objects hold anything, to store any size."""
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"blobs.{BLOB_GROUP}"},
+        "spec": {
+            "group": BLOB_GROUP,
+            "scope": "Namespaced",
+            "names": {"kind": "Blob", "plural": "blobs", "singular": "blob", "listKind": "BlobList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+    crds_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    created = http.request("POST", crds_path, crd)
+    assert created.status in (201, 409), created.body
+    blobs_path = f"/apis/{BLOB_GROUP}/v1/namespaces/{namespace}/blobs"
+    eventually(lambda: http.request("GET", blobs_path).status == 200, timeout=30)
+    try:
+        yield blobs_path
+    finally:
+        http.request("DELETE", f"{crds_path}/blobs.{BLOB_GROUP}")
+
+
+def blob(name: str, size: int) -> dict[str, Any]:
+    return {"apiVersion": f"{BLOB_GROUP}/v1", "kind": "Blob", "metadata": {"name": name}, "data": "x" * size}
+
+
+def test_an_object_etcd_can_store_is_stored(blobs: str, http: Http) -> None:
+    reply = http.request("POST", blobs, blob("fits", int(1.4 * MIB)))
+    assert reply.status == 201, reply.body
+
+
+def test_an_object_too_large_for_etcd_is_refused_as_etcd_refuses_it(blobs: str, http: Http) -> None:
+    # within the apiserver's 3 MiB request limit, beyond etcd's 1.5 MiB: etcd's error, passed on as a 500
+    reply = http.request("POST", blobs, blob("huge", int(1.6 * MIB)))
+    assert (reply.status, reply.body["message"]) == (500, "etcdserver: request is too large")
+    assert not reply.body.get("reason")
+    assert http.request("GET", f"{blobs}/huge").status == 404
+    assert http.request("POST", blobs, blob("grows", 1000)).status == 201
+    grown = http.request(
+        "PATCH", f"{blobs}/grows", {"data": "x" * int(1.6 * MIB)}, content_type="application/merge-patch+json"
+    )
+    assert (grown.status, grown.body["message"]) == (500, "etcdserver: request is too large")
+    assert len(http.request("GET", f"{blobs}/grows").body["data"]) == 1000
+
+
 # --- core kinds -------------------------------------------------------------------------------------------
 
 

@@ -59,6 +59,9 @@ _KEPT_ON_UPDATE = (
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+ETCD_MAX_REQUEST_BYTES = (
+    1536 * 1024
+)  # etcd's default --max-request-bytes: a larger write never reaches storage
 _UNDELETABLE_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
@@ -224,9 +227,10 @@ class Registry:
         new_resources = self._crd_resources_of(obj) if res == CRDS else None
         if opts.dry_run:
             return Written(obj, 201, warnings)
-        meta["resourceVersion"] = str(self.store.next_rv())
         if new_resources is not None:
-            obj["status"] = _crd_status(obj, meta["resourceVersion"])
+            obj["status"] = _crd_status(obj, meta["creationTimestamp"])
+        _check_storable(res, obj)
+        meta["resourceVersion"] = str(self.store.next_rv())
         self.store.put(res.key, "ADDED", obj, None)
         if new_resources is not None:
             self._serve_crd(name, new_resources)
@@ -388,10 +392,12 @@ class Registry:
             meta["generation"] = int(old_meta.get("generation", 0)) + 1
         if new == old or opts.dry_run:  # a no-op write stores nothing and bumps nothing, as in the apiserver
             return Written(copy.deepcopy(new), 200, warnings)
-        meta["resourceVersion"] = str(self.store.next_rv())
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            meta["resourceVersion"] = str(self.store.next_rv())
             self._remove(res, new, old)
         else:
+            _check_storable(res, new)
+            meta["resourceVersion"] = str(self.store.next_rv())
             self.store.put(res.key, "MODIFIED", new, old)
             if served is not None:
                 self._serve_crd(name, served)
@@ -724,8 +730,19 @@ def _without_nulls(obj: Any) -> Any:
     return obj
 
 
-def _crd_status(obj: Mapping[str, Any], rv: str) -> dict[str, Any]:
-    now = obj["metadata"]["creationTimestamp"]
+def _check_storable(res: Resource, obj: Obj) -> None:
+    """What etcd refuses: a write larger than its request limit (the value, and the key twice: the
+    apiserver's transaction compares and puts it). The apiserver passes etcd's error on as a 500."""
+    meta = obj["metadata"]
+    key = f"/registry/{res.group or 'core'}/{res.plural}/{meta.get('namespace') or ''}/{meta['name']}"
+    size = len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()) + 2 * len(key) + 64
+    if size > ETCD_MAX_REQUEST_BYTES:
+        message = "etcdserver: request is too large"  # not a Status of the apiserver's: no reason
+        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message}
+        raise ApiError.from_status({**body, "code": 500})
+
+
+def _crd_status(obj: Mapping[str, Any], now: str) -> dict[str, Any]:
     spec = obj.get("spec", {})
     return {
         "acceptedNames": spec.get("names", {}),

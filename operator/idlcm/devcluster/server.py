@@ -15,6 +15,7 @@ aiohttp serving (kmock's `Server` patches aiohttp's DNS resolver process-wide, w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -53,6 +54,7 @@ KUBERNETES_VERSION = {
     "platform": "linux/amd64",
 }
 _SUBRESOURCE_VERBS = ("get", "patch", "update")
+MAX_REQUEST_BYTES = 3 * 1024 * 1024  # the apiserver's MaxRequestBodyBytes: 413 beyond it
 _REACTION_LOG = 100  # requests kept for kmock's DSL to match reactions against (it needs a log)
 
 
@@ -108,7 +110,16 @@ class DevCluster(kmock.KubernetesEmulator):
         """Listen on the host and port (0: a free one); a stopped cluster starts again with its objects."""
         self._closing = watching.Closing()  # the watches that `stop` ended stay ended; new ones stay open
         await apps.RawHandler.__aenter__(self)
-        server = aiohttp.web.Server(self, handler_cancellation=True)
+        loop = asyncio.get_running_loop()
+
+        def request(
+            message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+        ) -> aiohttp.web.BaseRequest:  # aiohttp's default refuses bodies over 1 MiB
+            return aiohttp.web.BaseRequest(
+                message, payload, protocol, writer, task, loop, client_max_size=MAX_REQUEST_BYTES
+            )
+
+        server = aiohttp.web.Server(self, handler_cancellation=True, request_factory=request)
         self._runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
         await self._runner.setup()
         site = aiohttp.web.TCPSite(self._runner, self.host, port)
@@ -147,7 +158,13 @@ class DevCluster(kmock.KubernetesEmulator):
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         """Serve one HTTP request: kmock reactions first (if any were declared), then the emulation."""
-        body = await raw_request.read()
+        try:
+            body = await raw_request.read()
+        except aiohttp.web.HTTPRequestEntityTooLarge:
+            error = ApiError(
+                413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_REQUEST_BYTES}"
+            )
+            return _json(error.status(), error.code)
         try:
             if self._payloads:
                 reacted = await self._react(raw_request, body)
