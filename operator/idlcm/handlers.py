@@ -14,6 +14,7 @@ from idlcm import backoff, lease
 from idlcm.connections import ConnectorPool
 from idlcm.connectors.errors import ConnectorError
 from idlcm.crds import GROUP, VERSION
+from idlcm.kopfstorage import BoundedProgressStorage, DigestDiffBaseStorage
 from idlcm.kube import Kube, Secret, unanswered
 from idlcm.metrics import Metrics
 from idlcm.reconcile import Integration, Reconciler
@@ -25,6 +26,8 @@ from idlcm.validation import Validator
 PLURAL = "integrations"
 # kopf hides annotations of its own prefix from change detection: keep it apart from idlcm.io/revalidate.
 KOPF_PREFIX = f"kopf.{GROUP}"
+WATCHED_ANNOTATIONS = (REVALIDATE_ANNOTATION, SYNC_NOW_ANNOTATION)
+"""The annotations whose changes the handlers below react to: kopf's diff base keeps only these."""
 
 RefKey = tuple[str, str, str]
 """(kind, namespace, name) of a Secret or ConfigMap that Integrations read."""
@@ -43,9 +46,10 @@ def build_registry(options: Settings, shard: Shard | None = None) -> kopf.Operat
         # Status holds only what the CRD declares (a real apiserver prunes the rest): keep kopf's
         # bookkeeping in annotations, and its finalizer in our own group.
         settings.persistence.finalizer = FINALIZER
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=KOPF_PREFIX, key="last-handled-configuration"
+        # Both bounded (kopfstorage.py): the API server takes 256 KiB of annotations, a spec may be larger.
+        settings.persistence.progress_storage = BoundedProgressStorage(prefix=KOPF_PREFIX)
+        settings.persistence.diffbase_storage = DigestDiffBaseStorage(
+            prefix=KOPF_PREFIX, annotations=WATCHED_ANNOTATIONS
         )
         # Our own Events tell the story; kopf's chatter stays in the logs.
         settings.posting.level = logging.WARNING
