@@ -202,6 +202,14 @@ def _write_kubeconfig(cluster: devcluster.DevCluster, path: Path) -> Path:
     return path.resolve()
 
 
+HR_PORTAL_FIX = (
+    'kubectl patch secret hr-portal-scim -p "{\\"stringData\\":{\\"token\\":\\"'
+    "$(kubectl get secret acme-crm-scim -o jsonpath='{.data.token}' | base64 -d)"
+    '\\"}}"'
+)
+"""The command that mends hr-portal: the right token copied from the other Secret, never printed."""
+
+
 def _help(api_url: str, app: scimapp.ScimApp, kubeconfig: Path, rendered: Path | None) -> str:
     """Where everything is, and the kubectl commands to try."""
     secret = "acme-crm-scim" if rendered is not None else TOKEN_SECRET
@@ -216,6 +224,8 @@ def _help(api_url: str, app: scimapp.ScimApp, kubeconfig: Path, rendered: Path |
     if rendered is not None:
         lines += [
             "  kubectl describe integration hr-portal",
+            "  # hr-portal's fix: give its Secret the app's token (nothing else to do; it validates again)",
+            f"  {HR_PORTAL_FIX}",
             "  kubectl get integration crm-preview -o jsonpath='{.status.plan}'",
             '  kubectl annotate integration crm-contractors idlcm.io/revalidate="$(date +%s)" --overwrite',
             f"  kubectl apply -f {rendered}/2-crm-ops.yaml",
