@@ -250,6 +250,70 @@ class RequestLog:
             self._entries.clear()
 
 
+@dataclass
+class Storing:
+    """How the app stores what it is sent, for an app that does not store everything as sent (django-scim2
+    answers a create without `title`, with `displayName` made from the name parts): applied to each User
+    write (POST, PUT, PATCH, and Bulk operations on /Users) before the app sees it, so storage and answer
+    agree. `drop`: attributes never stored (top-level names, case-insensitive); `display_name_from_name`:
+    a created or replaced user's displayName is `givenName familyName` when it has a name."""
+
+    drop: frozenset[str] = frozenset()
+    display_name_from_name: bool = False
+
+    def user(self, user: Any) -> Any:
+        """A User body (create or replace) as stored."""
+        if not isinstance(user, dict):
+            return user
+        kept = {k: v for k, v in user.items() if k.casefold() not in self._dropped}
+        name = kept.get("name")
+        if self.display_name_from_name and isinstance(name, dict):
+            parts = [name.get("givenName"), name.get("familyName")]
+            if any(parts):
+                kept["displayName"] = " ".join(str(p) for p in parts if p)
+        return kept
+
+    def patch(self, patch: Any) -> Any:
+        """A PatchOp as applied: the operations on dropped attributes left out."""
+        if not isinstance(patch, dict):
+            return patch
+        operations = []
+        for operation in patch.get("Operations") or []:
+            path = str(operation.get("path") or "")
+            if path.casefold() in self._dropped:
+                continue
+            if not path and isinstance(operation.get("value"), dict):
+                operation = {**operation, "value": self.user(operation["value"])}
+            operations.append(operation)
+        return {**patch, "Operations": operations}
+
+    @property
+    def _dropped(self) -> set[str]:
+        return {d.casefold() for d in self.drop}
+
+    def request(self, method: str, path: str, body: bytes) -> tuple[str, bytes]:
+        """(method, body) as the app handles them; a PATCH left with no operation reads the user instead."""
+        if not body or method not in {"POST", "PUT", "PATCH"}:
+            return method, body
+        data = json.loads(body)
+        if path.startswith("/v2/Users"):
+            if method == "PATCH":
+                data = self.patch(data)
+                if not data.get("Operations"):
+                    return "GET", b""
+            else:
+                data = self.user(data)
+        elif path.startswith("/v2/Bulk") and isinstance(data, dict):
+            for operation in data.get("Operations") or []:
+                if str(operation.get("path", "")).startswith("/Users") and "data" in operation:
+                    method_ = str(operation.get("method", "")).upper()
+                    change = self.patch if method_ == "PATCH" else self.user
+                    operation["data"] = change(operation["data"])
+        else:
+            return method, body
+        return method, json.dumps(data).encode()
+
+
 class OAuthIssuer:
     """A tiny OAuth 2.0 client-credentials token endpoint, served at `TOKEN_PATH`."""
 
@@ -336,6 +400,7 @@ class ScimApp:
         self.basic_username = ""
         self.basic_password = ""
         self.storage = InMemoryStorage()
+        self.storing = Storing()
         self._inner: _ScimASGI | None = None
         self._generation = 0
         self.reset()
@@ -367,6 +432,7 @@ class ScimApp:
         self.basic_username = "scim-user"
         self.basic_password = "scim-password-" + secrets.token_hex(8)
         self.storage = InMemoryStorage()
+        self.storing = Storing()
         self.configure(**capabilities)
 
     def configure(self, **capabilities: Any) -> None:
@@ -471,7 +537,12 @@ class ScimApp:
         if path == TOKEN_PATH and method == "POST":
             await self._token(headers, body, send)
             return
-        await _call_app(inner, scope, body, send)
+        stored_method, stored_body = self.storing.request(method, path, body)
+        if (stored_method, stored_body) != (method, body):
+            raw = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+            raw.append((b"content-length", str(len(stored_body)).encode()))
+            scope = {**scope, "method": stored_method, "headers": raw}
+        await _call_app(inner, scope, stored_body, send)
 
     async def _token(self, headers: dict[str, str], body: bytes, send: Send) -> None:
         form = dict(pair.split("=", 1) for pair in body.decode().split("&") if "=" in pair)
@@ -643,10 +714,16 @@ def running_scim_app(
     app = app or ScimApp()
     server = _ServerThread(app, certificates)
     server.start()
+    RUNNING[app.base_url] = app
     try:
         yield app
     finally:
+        RUNNING.pop(app.base_url, None)
         server.stop()
+
+
+RUNNING: dict[str, ScimApp] = {}
+"""The apps `running_scim_app` serves now, by base URL (`tests/invariants.py` finds an Integration's app)."""
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ one plan never depend on each other: they may run in any order, or concurrently.
 from __future__ import annotations
 
 import hashlib
+import json
 import operator
 import re
 from collections import defaultdict
@@ -118,8 +119,43 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class Unstored:
+    """An attribute the app does not hold as sent: the value sent and the value it holds (None: absent)."""
+
+    user_name: str
+    attribute: str
+    sent: Any
+    held: Any
+
+    @property
+    def key(self) -> str:
+        """`refusal_key` of this attribute: what a later plan is given to leave it alone."""
+        return refusal_key(self.user_name, self.attribute, self.sent)
+
+
+def refusal_key(user_name: str, attribute: str, sent: Any) -> str:
+    """A short digest of (account, attribute, value sent): a change the app did not store, remembered in
+    status so that the next plan does not send it again (a new value is a new key, so it is tried)."""
+    text = json.dumps([user_name_key(user_name), attribute, _blank_to_none(sent)], default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def unstored(sent: Account, held: Account, attributes: Iterable[str] = COMPARED) -> list[Unstored]:
+    """The attributes of `sent` that `held` (the account as the app answered or reads back after a write)
+    does not hold. userName is compared case-insensitively (SCIM: caseExact false), and emails too."""
+    return [
+        Unstored(
+            sent.user_name, name, _blank_to_none(getattr(sent, name)), _blank_to_none(getattr(held, name))
+        )
+        for name in attributes
+        if _stored_form(name, getattr(sent, name)) != _stored_form(name, getattr(held, name))
+    ]
+
+
+@dataclass(frozen=True)
 class Plan:
-    """What to do in the app; `already_deactivated` counts owned, undeclared accounts already inactive."""
+    """What to do in the app; `already_deactivated` counts owned, undeclared accounts already inactive;
+    `refused` the changes left out because the app did not store them when last sent (still reported)."""
 
     creates: list[Account]
     updates: list[Change]
@@ -129,6 +165,7 @@ class Plan:
     conflicts: list[Conflict]
     unchanged: int = 0
     already_deactivated: int = 0
+    refused: tuple[Unstored, ...] = ()
 
     @property
     def deprovision_count(self) -> int:
@@ -197,8 +234,12 @@ def plan(
     owner: Owner,
     mode: Literal["Deactivate", "Delete"],
     adopt_existing: bool,
+    refused: Collection[str] = (),
 ) -> Plan:
-    """The actions that make `owner`'s accounts in the app (`actual`, as read just now) equal `desired`."""
+    """The actions that make `owner`'s accounts in the app (`actual`, as read just now) equal `desired`.
+
+    `refused` holds `refusal_key`s of changes the app did not store when last sent: an owned account's change
+    with such a key is not sent again but kept in `Plan.refused` (the account is not at the spec)."""
     _check_unique(d.user_name for d in desired)
     held = list(actual)
     by_external_id: dict[str, list[Account]] = defaultdict(list)
@@ -215,6 +256,7 @@ def plan(
 
     result = Plan([], [], [], [], [], [])
     unchanged = 0
+    known: list[Unstored] = []
     spoken_for: set[int] = set()  # id() of accounts matched or in a conflict: never deprovisioned
     for target in targets:
         by_id = by_external_id.get(target.external_id or "", [])
@@ -233,9 +275,18 @@ def plan(
         elif claimer is not target:
             reason = f"the userName is held by this Integration's account of {claimer.user_name!r}" + _RETRIED
         elif owner.owns(current.external_id):
+            left_out: list[Unstored] = []
+            if refused and changes:
+                left_out = [
+                    Unstored(target.user_name, k, v, _blank_to_none(getattr(current, k)))
+                    for k, v in changes.items()
+                    if refusal_key(target.user_name, k, v) in refused
+                ]
+                known.extend(left_out)
+                changes = {k: v for k, v in changes.items() if k not in {u.attribute for u in left_out}}
             if changes:
                 result.updates.append(Change(current, changes))
-            else:
+            elif not left_out:
                 unchanged += 1
         elif rival := owner.rival(current.external_id):
             reason = f"the account is managed by Integration {rival}"
@@ -258,7 +309,7 @@ def plan(
             result.deactivations.append(account)
         else:
             already_deactivated += 1
-    return replace(result, unchanged=unchanged, already_deactivated=already_deactivated)
+    return replace(result, unchanged=unchanged, already_deactivated=already_deactivated, refused=tuple(known))
 
 
 @dataclass(frozen=True)
@@ -343,6 +394,12 @@ def _comparable(attribute: str, value: Any) -> Any:
     # Unset and empty are the same to SCIM; email addresses are compared case-insensitively.
     value = _blank_to_none(value)
     return value.casefold() if attribute == "email" and isinstance(value, str) else value
+
+
+def _stored_form(attribute: str, value: Any) -> Any:
+    # As `_comparable`, and the app may store a userName in another case (SCIM: caseExact false).
+    value = _comparable(attribute, value)
+    return value.casefold() if attribute == "user_name" and isinstance(value, str) else value
 
 
 def _blank_to_none(value: Any) -> Any:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import pydantic
 
-from idlcm import backoff, logs, operations, states
+from idlcm import __version__, backoff, logs, operations, states
 from idlcm import plan as planning
 from idlcm.api.spec import IntegrationSpec
 from idlcm.appcounts import AppCounter
@@ -442,12 +442,14 @@ class Reconciler:
             await self._operation_retry(reporter, op, started, e, retry_after=getattr(e, "retry_after", None))
             return
 
+        basis = _refusal_basis(obj, reporter.status)
         plan = planning.plan(
             desired,
             actual,
             owner=owner,
             mode=spec.deprovision.mode,
             adopt_existing=spec.sync.adopt_existing,
+            refused=_refused(reporter.status, basis),
         )
         if spec.dry_run:
             await self._dry_run(reporter, plan)
@@ -472,10 +474,14 @@ class Reconciler:
                 plan, connector, concurrency=spec.connector.scim.rate_limit.max_concurrency
             )
             ids = {**planning.owned_ids(actual, owner), **outcome.ids}
-            groups = planning.plan_groups(desired, operations.group_members(actual), ids)
+            # The creates added their accounts to their groups already: only what is still missing is sent.
+            members = operations.group_members(actual, outcome.joined)
+            groups = planning.plan_groups(desired, members, ids)
             if not groups.is_empty:
-                await operations.apply_groups(groups, connector, outcome)
-        await self._operation_done(reporter, op, started, plan, desired, outcome)
+                names = {a.id: a.user_name for a in actual if a.id}
+                names.update({i: u for u, i in outcome.ids.items()})
+                await operations.apply_groups(groups, connector, outcome, names)
+        await self._operation_done(reporter, op, started, plan, desired, outcome, basis)
 
     async def _operation_done(
         self,
@@ -485,9 +491,10 @@ class Reconciler:
         plan: planning.Plan,
         desired: list[Account],
         outcome: operations.Outcome,
+        basis: str,
     ) -> None:
         reporter.account_failures(outcome.failures, outcome.failed)
-        failed_desired = sum(outcome.failed_by.get(o, 0) for o in ("Create", "Update", "Adopt"))
+        failed_desired = outcome.failed_in(operations.ACCOUNT_OPERATIONS)
         accounts = {
             "desired": len(desired),
             "provisioned": len(desired) - failed_desired,
@@ -504,7 +511,13 @@ class Reconciler:
             "counts": outcome.counts_dict(),
             "failures": [f.to_dict() for f in outcome.failures],
         }
-        extra: dict[str, Any] = {"accounts": accounts, "approvedDeprovisions": None, "plan": None}
+        extra: dict[str, Any] = {
+            "accounts": accounts,
+            "approvedDeprovisions": None,
+            "plan": None,
+            "notStored": _not_stored(outcome, basis),
+        }
+        not_stored = outcome.unstored_summary()
         if outcome.needs_human is not None:
             human = outcome.needs_human
             await self._operation_failed(
@@ -519,10 +532,14 @@ class Reconciler:
                 reporter, op, started, error, retry_after=outcome.retry_after, last=last, extra=extra
             )
         elif outcome.failed:
+            # An attribute the app does not store stays so on a retry: Failed, until the spec, the app's
+            # validation or idlcm changes (see `_refusal_basis`).
+            others = outcome.failed - len({u.user_name.casefold() for u in outcome.unstored})
+            reason = "AccountsFailed" if others else "AttributesNotStored"
             message = f"{outcome.failed} of the accounts could not be brought to the spec (see lastOperation)"
-            await self._operation_failed(
-                reporter, op, started, "AccountsFailed", message, last=last, extra=extra
-            )
+            if not_stored:
+                message += f"; {not_stored}"
+            await self._operation_failed(reporter, op, started, reason, message, last=last, extra=extra)
         else:
             done = timestamp(now())
             summary = ", ".join(f"{v} {k}" for k, v in outcome.counts_dict().items() if v and k != "failed")
@@ -619,30 +636,20 @@ class Reconciler:
 
     # -- deletion
 
-    async def release(
-        self, obj: Integration, *, deprovision: bool, post_event: EventPoster | None = None
-    ) -> list[str]:
-        """The Integration is going away: deprovision its accounts (if asked; status InProgress with a
-        Deprovision lastOperation meanwhile), hand back an app validation it holds, update the app's count.
-        Returns the accounts left behind after a failure (empty when done)."""
+    async def release(self, obj: Integration, *, deprovision: bool) -> list[str]:
+        """The Integration is going away: deprovision its accounts (if asked), hand back an app validation it
+        holds, update the app's count. Returns the accounts left behind after a failure (empty when done)."""
         async with self._locks.setdefault(obj.uid, asyncio.Lock()):  # after a run under way here
-            return await self._release(obj, deprovision=deprovision, post_event=post_event)
+            return await self._release(obj, deprovision=deprovision)
 
-    async def _release(
-        self, obj: Integration, *, deprovision: bool, post_event: EventPoster | None = None
-    ) -> list[str]:
+    async def _release(self, obj: Integration, *, deprovision: bool) -> list[str]:
         left: list[str] = []
         if deprovision:
             status, version = self._written.get(obj.uid) or (obj.status, obj.resource_version)
-            reporter = self._reporter(obj, status, version, post_event or (lambda *_: None))
-            try:
-                await reporter.claim()
-                async with reporter.holding():
-                    left = await self._deprovision_counted(obj, reporter)
-            except BaseException:
-                self._written.pop(obj.uid, None)  # the next try starts from the API's copy
-                raise
-            self._written[obj.uid] = (dict(reporter.status), reporter.resource_version)  # kopf's may lag
+            reporter = self._reporter(obj, status, version, lambda *_: None)
+            await reporter.claim()
+            async with reporter.holding():
+                left = await self._deprovision_counted(obj, reporter)
             if left:
                 return left
         app_name = str(obj.spec.get("app", ""))
@@ -685,26 +692,9 @@ class Reconciler:
         owner = planning.Owner(obj.namespace, obj.name, obj.uid)
         actual = [account async for account in connector.list_accounts()]
         plan = planning.plan([], actual, owner=owner, mode=spec.deprovision.mode, adopt_existing=False)
-        # Written (no transition: a deletion may come in any state) before the first write to the app.
-        was, op = reporter.current, Op.DEPROVISION.value
-        running: dict[str, Any] = {"type": op, "startTime": timestamp(now()), "result": "Running"}
-        running.update(dict.fromkeys(("endTime", "counts", "failures")))
-        message = f"deleted: deprovisioning {plan.deprovision_count} accounts, then the finalizer goes"
-        extra = {"lastOperation": running, "plan": _plan_status(plan)}
-        await reporter.write(Status.IN_PROGRESS, reason=op, message=message, extra=extra)
-        if was != Status.IN_PROGRESS:
-            reporter.post("Normal", op, f"{Status.IN_PROGRESS.value}: {message}")
         outcome = await operations.apply(
             plan, connector, concurrency=spec.connector.scim.rate_limit.max_concurrency
         )
-        reporter.account_failures(outcome.failures, outcome.failed)
-        counts = ", ".join(f"{v} {k}" for k, v in outcome.counts_dict().items() if v)
-        last = {**running, "endTime": timestamp(now()), "counts": outcome.counts_dict()}
-        last.update(failures=[f.to_dict() for f in outcome.failures])
-        last.update(result="Failed" if outcome.failed else "Succeeded")
-        done = f"deprovision {'failed' if outcome.failed else 'done'}: {counts or 'nothing to remove'}"
-        after = Status.RETRYING if outcome.failed else Status.IN_PROGRESS  # the finalizer tries again
-        await reporter.write(after, reason=op, message=done, extra={"lastOperation": last})
         return [f"{f.user_name} ({f.message})" for f in outcome.failures] if outcome.failed else []
 
     # -- helpers
@@ -719,6 +709,30 @@ class Reconciler:
 
 
 _WRITES = ("created", "updated", "adopted", "deactivated", "deleted")
+MAX_NOT_STORED = 1000
+"""Changes the app did not store remembered in `status.notStored` (more are sent again at the next sync)."""
+
+
+def _refusal_basis(obj: Integration, status: Mapping[str, Any]) -> str:
+    """What the memory of changes the app did not store holds for: this spec, the app's last validation and
+    this idlcm (its mapping). When one changes, every such change is sent again."""
+    validated = (status.get("validation") or {}).get("endTime") or ""
+    return f"{obj.generation}/{validated}/{__version__}"
+
+
+def _refused(status: Mapping[str, Any], basis: str) -> frozenset[str]:
+    """The `plan.refusal_key`s remembered in status for this basis (none for another)."""
+    memory = status.get("notStored") or {}
+    if not isinstance(memory, Mapping) or memory.get("basis") != basis:
+        return frozenset()
+    return frozenset(str(k) for k in memory.get("keys") or ())
+
+
+def _not_stored(outcome: operations.Outcome, basis: str) -> dict[str, Any] | None:
+    keys = sorted({u.key for u in outcome.unstored})[:MAX_NOT_STORED]
+    return {"basis": basis, "keys": keys} if keys else None
+
+
 _APP_STATES = {"Passed": "Validated", "Failed": "ValidationFailed", "NeedsReview": "UnderReview"}
 _PLAN_COUNTS = ("creates", "updates", "adoptions", "deactivations", "deletions", "conflicts")
 

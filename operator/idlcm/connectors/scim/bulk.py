@@ -73,7 +73,10 @@ def outcomes(
         status = int(str(outcome.status or 0))
         if 200 <= status < 300:
             created = outcome.response if isinstance(outcome.response, Resource) else None
-            new_id = created.id if created else mapping.id_from_location(outcome.location)
+            if created is not None and created.id:  # the user as the app stored it
+                yield index, dataclasses.replace(mapping.to_account(created), groups=())
+                continue
+            new_id = mapping.id_from_location(outcome.location)
             yield index, dataclasses.replace(account, id=new_id, version=outcome.version, groups=())
         else:
             detail = outcome.response.detail if isinstance(outcome.response, Error) else None

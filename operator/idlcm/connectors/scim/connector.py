@@ -155,10 +155,11 @@ class ScimConnector:
             what = f"update account {current.user_name}"
             patch = mapping.patch_for(attributes)
             answer, etag = await self.api.change(UserModel, current.id, patch, what, current.version)
-            if answer is not None:
-                result = mapping.to_account(answer, current.groups)
-            else:
-                result = dataclasses.replace(current, **attributes, version=etag)
+            if answer is None:  # (a 204): what the app holds now is read back, not assumed
+                answer = await self._read_user(current.id, what)
+            result = mapping.to_account(answer, current.groups)
+            if result.version is None and etag is not None:
+                result = dataclasses.replace(result, version=etag)
         if "groups" in changes:
             await self._regroup(current.id, current.groups, changes["groups"])
             result = dataclasses.replace(result, groups=changes["groups"])
@@ -205,6 +206,19 @@ class ScimConnector:
 
     # -- the details ----------------------------------------------------------------------------------------
 
+    async def _read_back(self, account: Account, what: str) -> Account | ConnectorError:
+        assert account.id is not None
+        try:
+            return mapping.to_account(await self._read_user(account.id, what))
+        except ConnectorError as exc:
+            return exc
+
+    async def _read_user(self, account_id: str, what: str) -> Resource[Any]:
+        """The user as the app holds it now (after a write whose answer carried no resource)."""
+        user = await self.api.call(what, self.api.client.query(UserModel, account_id))
+        assert isinstance(user, Resource)
+        return user
+
     async def _created_before(self, account: Account, conflict: ConflictError) -> Account:
         """The account a create clashed with, if it is this very account (same userName and externalId,
         e.g. a create that timed out here but went through there); else the conflict is raised."""
@@ -242,7 +256,13 @@ class ScimConnector:
             for index, _ in chunk:
                 results[index] = exc
             return
+        answered = {
+            o.bulk_id for o in getattr(answer, "operations", None) or [] if isinstance(o.response, Resource)
+        }
         for index, outcome in bulk.outcomes(answer, chunk, accounts, self.api.secrets()):
+            if isinstance(outcome, Account) and outcome.id and str(index) not in answered:
+                # The answer carried no resource: what the app stored is read back, not assumed.
+                outcome = await self._read_back(outcome, f"read back account {outcome.user_name}")
             results[index] = outcome
 
     async def _join_many(self, accounts: Sequence[Account], results: list[Account | ConnectorError]) -> None:
