@@ -461,11 +461,27 @@ class Reconciler:
                 f"deprovision.maxDeletions={spec.deprovision.max_deletions}; nothing was written. Check "
                 "status.plan, then approve with the idlcm.io/revalidate annotation or change the spec"
             )
+            # Nothing written: the operation ended now with zero counts, and `accounts` tells what the spec
+            # asks for now (not what the previous operation reached).
+            in_spec = len(desired) - len(plan.creates) - len(plan.updates) - len(plan.adoptions)
+            stopped = {
+                **running,
+                "result": "Failed",
+                "endTime": timestamp(now()),
+                "counts": operations.Outcome().counts_dict(),
+            }
+            accounts = {
+                "desired": len(desired),
+                "provisioned": in_spec,
+                "deprovisioned": plan.already_deactivated,
+                "failed": 0,
+                "summary": f"{in_spec}/{len(desired)}",
+            }
             await reporter.move(
                 Event.SAFETY_STOP,
                 reason="TooManyDeletions",
                 message=message,
-                extra={"plan": _plan_status(plan), "lastOperation": {**running, "result": "Failed"}},
+                extra={"plan": _plan_status(plan), "lastOperation": stopped, "accounts": accounts},
             )
             return
 

@@ -170,7 +170,11 @@ def test_the_demo_shows_every_documented_outcome_to_kubectl_and_stops_cleanly_on
     preview = found["crm-preview"]["status"]
     assert preview["plan"]["creates"] == 4, preview["plan"]
     contractors = found["crm-contractors"]["status"]
-    assert contractors["accounts"]["summary"] == "8/8"  # nothing was deprovisioned
+    # Nothing was deprovisioned; the status tells what the spec asks for now, and that the stop was an end.
+    assert contractors["accounts"]["desired"] == 2, contractors["accounts"]
+    assert contractors["accounts"]["summary"] == "2/2", contractors["accounts"]
+    assert contractors["lastOperation"]["endTime"], contractors["lastOperation"]
+    assert contractors["lastOperation"]["counts"]["deactivated"] == 0, contractors["lastOperation"]
     assert "more than deprovision.maxDeletions=3" in contractors["message"]
     assert "HTTP 401" in found["hr-portal"]["status"]["message"]
 
