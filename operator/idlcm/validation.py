@@ -23,10 +23,11 @@ Outcome = Literal["Passed", "Failed", "NeedsReview"]
 
 @dataclasses.dataclass(frozen=True)
 class Check:
-    """One named check: Passed, Failed or Skipped, why, and whether a human must act."""
+    """One named check: Passed, Warning (passed, with advisory findings), Failed or Skipped, why, and whether
+    a human must act."""
 
     name: str
-    result: Literal["Passed", "Failed", "Skipped"]
+    result: Literal["Passed", "Warning", "Failed", "Skipped"]
     message: str = ""
     problem_class: str | None = None
     """What went wrong, in one word (the condition reason). A failure with one needs a human unless
@@ -75,8 +76,12 @@ class Report:
         """Which check failed and why, or a summary when all passed."""
         failed = [c for c in self.checks if c.result == "Failed"]
         if not failed:
-            passed = sum(c.result == "Passed" for c in self.checks)
-            return f"all {passed} validation checks passed"
+            passed = sum(c.result in ("Passed", "Warning") for c in self.checks)
+            warned = [c for c in self.checks if c.result == "Warning"]
+            if not warned:
+                return f"all {passed} validation checks passed"
+            notes = "; ".join(f"{c.name}: {c.message}" for c in warned)
+            return f"all {passed} validation checks passed, {len(warned)} with warnings ({notes})"
         return "; ".join(f"check {c.name} failed: {c.message}" for c in failed)
 
 
@@ -298,7 +303,7 @@ def _check(result: CheckResult) -> Check:
     if result.skipped:
         return Check(result.name, "Skipped", result.message)
     if result.passed:
-        return Check(result.name, "Passed", result.message)
+        return Check(result.name, "Warning" if result.warning else "Passed", result.message)
     return Check(result.name, "Failed", result.message, result.problem_class, retryable=result.retryable)
 
 

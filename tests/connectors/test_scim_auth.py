@@ -86,7 +86,9 @@ async def test_oauth_rejected_token_is_refreshed_and_the_request_retried_once(sc
     finally:
         await connector.aclose()
     assert scim_app.oauth.issued == 2
-    assert [(r.method, r.status) for r in scim_app.requests] == [("POST", 401), ("POST", 200), ("POST", 201)]
+    # (the first write reads the app's /Schemas first: what a create must carry)
+    sent = [(r.method, r.status) for r in scim_app.requests]
+    assert sent == [("GET", 401), ("POST", 200), ("GET", 200), ("POST", 201)]
 
 
 async def test_oauth_persistent_rejection_needs_a_human_after_one_refresh(scim_app: ScimApp) -> None:

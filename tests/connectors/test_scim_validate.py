@@ -18,7 +18,15 @@ async def test_healthy_app_passes_every_check_without_writing(scim_app: ScimApp)
     results = await _validate(scim_app.base_url, scim_app.token)
     assert results == {
         name: (True, None)
-        for name in ("connectivity", "tls", "authentication", "discovery", "schema", "capabilities")
+        for name in (
+            "connectivity",
+            "tls",
+            "authentication",
+            "listing",
+            "discovery",
+            "schema",
+            "capabilities",
+        )
     }
     assert scim_app.users() == []
     assert scim_app.groups() == []
@@ -35,7 +43,7 @@ async def test_nothing_listening_is_unreachable(unused_port: int) -> None:
 async def test_wrong_path_is_not_a_scim_service(scim_app: ScimApp) -> None:
     results = await _validate(scim_app.origin + "/not-scim", scim_app.token)
     assert results["connectivity"] == (True, None)
-    assert results["authentication"] == (False, "NotScimService")
+    assert results["listing"] == (False, "NotScimService")
     assert results["discovery"][0] is False
 
 

@@ -22,6 +22,7 @@ async def test_healthy_app_passes_every_check_and_writes_nothing(
         "connectivity": "Passed",
         "tls": "Passed",
         "authentication": "Passed",
+        "listing": "Passed",
         "discovery": "Passed",
         "schema": "Passed",
         "capabilities": "Passed",

@@ -19,6 +19,7 @@ async def test_quick_check_passes_with_one_authenticated_request_and_no_writes(
         "connectivity": "Passed",
         "tls": "Passed",
         "authentication": "Passed",
+        "listing": "Passed",
         "schema": "Passed",
         "capabilities": "Passed",
     }

@@ -6,7 +6,7 @@ from typing import Literal
 
 from idlcm.api._base import Model
 
-CheckResult = Literal["Passed", "Failed", "Skipped"]
+CheckResult = Literal["Passed", "Warning", "Failed", "Skipped"]
 
 
 class ValidationCheck(Model):

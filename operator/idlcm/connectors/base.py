@@ -60,6 +60,8 @@ class CheckResult:
     """The check could not complete (no answer, 5xx, 429, timeout) and may pass later: retry, no human."""
     skipped: bool = False
     """Not run, since an earlier check failed (`passed` is False then, `problem_class` None)."""
+    warning: bool = False
+    """Passed, with advisory findings (a non-conformance provisioning does not depend on) in `message`."""
 
 
 def failed_check(name: str, error: ConnectorError, default: str) -> CheckResult:

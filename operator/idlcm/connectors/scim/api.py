@@ -37,6 +37,7 @@ from idlcm.connectors.errors import (
     KNOWN_SECRETS,
     ConnectorError,
     NeedsHumanError,
+    NotFoundError,
     RetryableError,
     TimedOutError,
     classify,
@@ -175,7 +176,13 @@ class ScimApi:
         async with self._capabilities_lock:
             if self._capabilities is not None:
                 return self._capabilities
-            config = await self.call("read ServiceProviderConfig", self.client.query(ServiceProviderConfig))
+            try:
+                config = await self.call(
+                    "read ServiceProviderConfig", self.client.query(ServiceProviderConfig)
+                )
+            except NotFoundError:  # none published: the conservative choices (validation says so)
+                self._capabilities = mapping.NO_CONFIG
+                return self._capabilities
             if not isinstance(config, ServiceProviderConfig):
                 raise classify(200, detail="read ServiceProviderConfig:")
             return self._use(config)

@@ -28,7 +28,11 @@ Chunk = list[tuple[int, dict[str, Any]]]
 """(index in the accounts, the create operation as sent): scim2-models serialises each one once, here."""
 
 
-def chunks(accounts: Sequence[Account], capabilities: Capabilities) -> Iterator[Chunk]:
+def chunks(
+    accounts: Sequence[Account],
+    capabilities: Capabilities,
+    profile: mapping.SchemaProfile = mapping.CORE_PROFILE,
+) -> Iterator[Chunk]:
     """Create operations (bulkId = index in `accounts`), grouped within maxOperations and maxPayloadSize."""
     size_limit = capabilities.max_payload_size
     budget = int(size_limit * PAYLOAD_MARGIN) if size_limit else None
@@ -39,7 +43,7 @@ def chunks(accounts: Sequence[Account], capabilities: Capabilities) -> Iterator[
             method=BulkOperation.Method.post,
             path="/Users",
             bulk_id=str(index),
-            data=mapping.to_user(account),
+            data=mapping.to_user(account, profile),
         ).model_dump(scim_ctx=Context.BULK_REQUEST)
         cost = len(json.dumps(operation).encode()) + 2
         full = len(chunk) >= capabilities.max_operations or (budget is not None and size + cost > budget)

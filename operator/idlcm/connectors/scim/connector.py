@@ -14,7 +14,7 @@ from idlcm.connectors.auth import Credentials
 from idlcm.connectors.base import Account, Capabilities, CheckResult, Connector, check_changes
 from idlcm.connectors.errors import ConflictError, ConnectorError, NotFoundError
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
-from idlcm.connectors.scim import bulk, mapping
+from idlcm.connectors.scim import bulk, mapping, schemas
 from idlcm.connectors.scim.api import ScimApi
 from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
@@ -108,7 +108,8 @@ class ScimConnector:
         await self.api.capabilities()
         what = f"create account {account.user_name}"
         try:
-            created = await self.api.call(what, self.api.client.create(mapping.to_user(account)))
+            user = mapping.to_user(account, await schemas.schema_profile(self.api))
+            created = await self.api.call(what, self.api.client.create(user))
         except ConflictError as conflict:
             result = await self._created_before(account, conflict)
         else:
@@ -126,7 +127,7 @@ class ScimConnector:
         # Up to maxConcurrency bulk requests in flight (the limiter holds the rest), chunks made as they go.
         sending: set[asyncio.Task[None]] = set()
         try:
-            for chunk in bulk.chunks(accounts, capabilities):
+            for chunk in bulk.chunks(accounts, capabilities, await schemas.schema_profile(self.api)):
                 if len(sending) >= self.limiter.limit.max_concurrency:
                     done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
                     for task in done:
@@ -153,7 +154,7 @@ class ScimConnector:
         result = current
         if attributes:
             what = f"update account {current.user_name}"
-            patch = mapping.patch_for(attributes)
+            patch = mapping.patch_for(attributes, await schemas.schema_profile(self.api), current)
             answer, etag = await self.api.change(UserModel, current.id, patch, what, current.version)
             if answer is None:  # (a 204): what the app holds now is read back, not assumed
                 answer = await self._read_user(current.id, what)
@@ -181,21 +182,34 @@ class ScimConnector:
 
     async def ensure_group(self, name: str) -> str:
         """The id of the group with this displayName, created if missing."""
+        return (await self._group(name, ()))[0]
+
+    async def _group(self, name: str, first_members: Sequence[str]) -> tuple[str, Sequence[str]]:
+        """(the group's id, the members it was created with): with `first_members` where the app's schema
+        requires a group to have members, else none."""
         async with self._group_locks.setdefault(name, asyncio.Lock()):  # concurrent creates: one group
+            seeded: Sequence[str] = ()
             if name not in self._group_ids:
                 groups = await self.api.find(Group, "displayName", name, f"find group {name}")
                 if not groups:
                     what = f"create group {name}"
-                    created = await self.api.call(what, self.api.client.create(Group(display_name=name)))
+                    profile = await schemas.schema_profile(self.api)
+                    seeded = first_members if profile.members_required else ()
+                    group = mapping.to_group(name, seeded, profile)
+                    created = await self.api.call(what, self.api.client.create(group))
                     assert isinstance(created, Group)
                     groups = [created]
                 self._group_ids[name] = str(groups[0].id)
-            return self._group_ids[name]
+            return self._group_ids[name], seeded
+
+    async def _add_to_group(self, name: str, account_ids: Sequence[str]) -> None:
+        group_id, seeded = await self._group(name, account_ids)
+        await self.add_members(group_id, [i for i in account_ids if i not in seeded])
 
     async def add_members(self, group_id: str, account_ids: Sequence[str]) -> None:
         """Add accounts to a group without touching its other members."""
         if account_ids:
-            patch = mapping.add_members_patch(account_ids)
+            patch = mapping.add_members_patch(account_ids, await schemas.schema_profile(self.api))
             await self.api.change(Group, group_id, patch, f"add members to group {group_id}")
 
     async def remove_members(self, group_id: str, account_ids: Sequence[str]) -> None:
@@ -276,7 +290,7 @@ class ScimConnector:
         for name, indexes in members.items():
             created = [r for r in (results[i] for i in indexes) if isinstance(r, Account)]
             try:
-                await self.add_members(await self.ensure_group(name), [str(a.id) for a in created])
+                await self._add_to_group(name, [str(a.id) for a in created])
             except ConnectorError as exc:
                 for i in indexes:
                     results[i] = exc
@@ -286,7 +300,7 @@ class ScimConnector:
 
     async def _join(self, account_id: str, names: Sequence[str]) -> None:
         for name in names:
-            await self.add_members(await self.ensure_group(name), [account_id])
+            await self._add_to_group(name, [account_id])
 
     async def _regroup(self, account_id: str, old: Sequence[str], new: Sequence[str]) -> None:
         await self._join(account_id, [n for n in new if n not in old])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +45,32 @@ PATHS = {
 }
 
 
+@dataclass(frozen=True)
+class SchemaProfile:
+    """What the app's published schemas ask of the resources idlcm sends; the default is RFC 7643's core."""
+
+    name_formatted: bool = False
+    """name.formatted is required: sent, made from the name parts."""
+    display_name: bool = False
+    """displayName is required: sent, made from the name parts (else the userName) if the account has none."""
+    email_type: bool = True
+    """emails has a type sub-attribute (sent as "work")."""
+    email_primary: bool = True
+    """emails has a primary sub-attribute (sent as true)."""
+    member_type: bool = True
+    """Group members have a type sub-attribute (sent as "User")."""
+    members_required: bool = False
+    """A Group must be created with members: it is created with its first ones."""
+
+
+CORE_PROFILE = SchemaProfile()
+"""RFC 7643's core schemas: what idlcm sends to an app that publishes none."""
+
+# The capabilities assumed for an app without a ServiceProviderConfig: the conservative choices (no Bulk, no
+# filter, no ETag), PATCH tried first.
+NO_CONFIG = Capabilities(patch=True, max_results=DEFAULT_PAGE_SIZE)
+
+
 def provider(config: ServiceProviderConfig | None = None) -> ScimProvider:
     """The fixed description of the app: core User with the Enterprise extension, and Group."""
     return ScimProvider(models=[User, EnterpriseUser, Group], resource_types=RESOURCE_TYPES, config=config)
@@ -72,19 +99,24 @@ def capabilities(config: ServiceProviderConfig) -> Capabilities:
     )
 
 
-def to_user(account: Account) -> Resource[Any]:
-    """The SCIM User to create for an account (groups are set separately)."""
+def to_user(account: Account, profile: SchemaProfile = CORE_PROFILE) -> Resource[Any]:
+    """The SCIM User to create for an account (groups are set separately), as the app's schema asks."""
+    display_name = account.display_name
+    if display_name is None and profile.display_name:
+        display_name = formatted_name(account.given_name, account.family_name) or account.user_name
     user = UserModel(
         user_name=account.user_name,
         external_id=account.external_id,
-        display_name=account.display_name,
+        display_name=display_name,
         active=account.active,
         title=account.title,
     )
     if account.given_name is not None or account.family_name is not None:
         user.name = Name(given_name=account.given_name, family_name=account.family_name)
+        if profile.name_formatted:
+            user.name.formatted = formatted_name(account.given_name, account.family_name)
     if account.email is not None:
-        user.emails = [_work_email(account.email)]
+        user.emails = [_work_email(account.email, profile)]
     if account.department is not None:
         user[EnterpriseUser] = EnterpriseUser(department=account.department)
     return user
@@ -112,8 +144,11 @@ def to_account(user: Resource[Any], groups: Iterable[str] = ()) -> Account:
     )
 
 
-def patch_for(changes: Mapping[str, Any]) -> PatchOp[Any]:
-    """The PATCH with one operation per changed attribute (None removes the attribute)."""
+def patch_for(
+    changes: Mapping[str, Any], profile: SchemaProfile = CORE_PROFILE, current: Account | None = None
+) -> PatchOp[Any]:
+    """The PATCH with one operation per changed attribute (None removes the attribute); with a required
+    name.formatted and the `current` account, a name change replaces name.formatted too."""
     operations: list[PatchOperation[Any]] = []
     for attribute, value in changes.items():
         path = PATHS[attribute]
@@ -121,16 +156,31 @@ def patch_for(changes: Mapping[str, Any]) -> PatchOp[Any]:
             operations.append(PatchOperation[UserModel](op=PatchOperation.Op.remove, path=path))
         else:
             if attribute == "email":
-                value = [_work_email(value)]
+                value = [_work_email(value, profile)]
             operations.append(
                 PatchOperation[UserModel](op=PatchOperation.Op.replace_, path=path, value=value)
+            )
+    if profile.name_formatted and current is not None and {"given_name", "family_name"} & set(changes):
+        given = changes.get("given_name", current.given_name)
+        family = changes.get("family_name", current.family_name)
+        if formatted_name(given, family):
+            operations.append(
+                PatchOperation[UserModel](
+                    op=PatchOperation.Op.replace_, path="name.formatted", value=formatted_name(given, family)
+                )
             )
     return PatchOp[UserModel](operations=operations)
 
 
-def add_members_patch(account_ids: Iterable[str]) -> PatchOp[Any]:
+def to_group(name: str, account_ids: Iterable[str] = (), profile: SchemaProfile = CORE_PROFILE) -> Group:
+    """The SCIM Group to create, with these first members (an app may require some)."""
+    members = [_member(i, profile) for i in account_ids]
+    return Group(display_name=name, members=members or None)
+
+
+def add_members_patch(account_ids: Iterable[str], profile: SchemaProfile = CORE_PROFILE) -> PatchOp[Any]:
     """The PATCH adding users to a group."""
-    members = [GroupMember(value=i, type="User") for i in account_ids]
+    members = [_member(i, profile) for i in account_ids]
     return PatchOp[Group](
         operations=[PatchOperation[Group](op=PatchOperation.Op.add, path="members", value=members)]
     )
@@ -166,8 +216,21 @@ def id_from_location(location: str | None) -> str | None:
     return urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1] or None
 
 
-def _work_email(address: str) -> Email:
-    return Email(value=address, type="work", primary=True)
+def formatted_name(given: str | None, family: str | None) -> str | None:
+    """name.formatted made from the name parts ("Ada Lovelace"), or None without any."""
+    return " ".join(part for part in (given, family) if part) or None
+
+
+def _work_email(address: str, profile: SchemaProfile = CORE_PROFILE) -> Email:
+    return Email(
+        value=address,
+        type="work" if profile.email_type else None,
+        primary=True if profile.email_primary else None,
+    )
+
+
+def _member(account_id: str, profile: SchemaProfile) -> GroupMember:
+    return GroupMember(value=account_id, type="User" if profile.member_type else None)
 
 
 def _email_of(user: User[Any]) -> str | None:

@@ -1,4 +1,9 @@
-"""Read-only validation of a SCIM app: connectivity, TLS, authentication, discovery, schema, capabilities.
+"""Read-only validation of a SCIM app: connectivity, TLS, authentication, listing, discovery, schema and
+capabilities.
+
+What provisioning depends on (the credentials, listing Users and Groups, the capabilities, the mapped
+attributes) fails a check; a non-conformance it does not depend on (missing by-id routes, error bodies,
+`totalResults` on discovery listings, absolute endpoints) makes a passed check a warning.
 
 Nothing here writes: scim2-tester runs only its "discovery" checks, through a transport that answers every
 method but GET itself (405) instead of sending it to the app.
@@ -11,27 +16,24 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx2
-from scim2_models import ListResponse, ResourceType, Schema, SearchRequest
+from scim2_models import Group, SearchRequest
 
 from idlcm.connectors.auth import OAuth2Flow
-from idlcm.connectors.base import ACCOUNT_ATTRIBUTES, CheckResult, failed_check
+from idlcm.connectors.base import ACCOUNT_ATTRIBUTES, Capabilities, CheckResult, failed_check
 from idlcm.connectors.errors import (
     ConnectorError,
     NeedsHumanError,
     NotFoundError,
     RetryableError,
-    classify,
     scrub,
 )
-from idlcm.connectors.scim import mapping
+from idlcm.connectors.scim import mapping, schemas
 from idlcm.connectors.scim.errors import network_error
+from idlcm.connectors.scim.schemas import CORE_GROUP, CORE_USER, Description
 from idlcm.connectors.transport import RequestObserver, read_capped
 
 if TYPE_CHECKING:
     from idlcm.connectors.scim.api import ScimApi
-
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 # Account attribute -> (schema, attribute, sub-attribute) that stores it. externalId is common to every
 # resource (RFC 7643 §3.1), so no schema lists it.
@@ -53,15 +55,17 @@ _SET_ONCE = frozenset({"user_name"})
 async def validate(
     api: ScimApi, attributes: Collection[str] | None = None, *, discovery: bool = True
 ) -> list[CheckResult]:
-    """Run the checks in order; after connectivity, TLS or authentication fails the rest cannot pass."""
+    """Run the checks in order; after connectivity, TLS, authentication or the listing fails the rest cannot
+    pass."""
     results = await _reach(api)
     if not all(r.passed for r in results):
         return results
-    authentication = await _authentication(api)
-    results.append(authentication)
+    authentication, listing = await _authentication(api)
+    results.extend((authentication, listing))
     later = ("discovery", "schema", "capabilities") if discovery else ("schema", "capabilities")
-    if not authentication.passed:
-        return [*results, *(_skipped(name, "authentication failed") for name in later)]
+    if not listing.passed:
+        why = "the listing failed" if listing.problem_class or listing.retryable else "authentication failed"
+        return [*results, *(_skipped(name, why) for name in later)]
     if discovery:
         results.append(await _discovery(api))
     wanted = ACCOUNT_ATTRIBUTES if attributes is None else frozenset(attributes)
@@ -104,16 +108,41 @@ async def _reach(api: ScimApi) -> list[CheckResult]:
     return [CheckResult("connectivity", True, "the app answers over HTTP"), tls]
 
 
-async def _authentication(api: ScimApi) -> CheckResult:
+async def _authentication(api: ScimApi) -> tuple[CheckResult, CheckResult]:
+    """(authentication, listing): an OAuth2 token first, then one account listed with the credentials.
+
+    A refusal (401, 403) fails authentication; any other failure of the listing fails the listing, and the
+    authentication passed only if a token was issued (a static credential is not judged by a 500)."""
+    oauth = isinstance(api.auth, OAuth2Flow)
+    if isinstance(api.auth, OAuth2Flow):
+        try:
+            await api.auth.token()
+        except ConnectorError as exc:
+            error = failed_check("authentication", exc, "InvalidCredentials")
+            return error, _skipped("listing", "authentication failed")
     try:
         await api.call("list one account", api.client.query(mapping.UserModel, SearchRequest(count=1)))
+    except NeedsHumanError as exc:
+        if exc.problem_class in ("InvalidCredentials", "PermissionDenied"):
+            what = "the app refused the token the token endpoint issued: " if oauth else ""
+            refused = CheckResult("authentication", False, what + exc.message, exc.problem_class)
+            return refused, _skipped("listing", "authentication failed")
+        listing = failed_check("listing", exc, "InvalidResponse")
     except NotFoundError as exc:
-        return CheckResult(
-            "authentication", False, f"no SCIM /Users endpoint here: {exc.message}", "NotScimService"
-        )
+        message = f"no SCIM /Users endpoint here: {exc.message}"
+        listing = CheckResult("listing", False, message, "NotScimService")
     except ConnectorError as exc:
-        return failed_check("authentication", exc, "InvalidResponse")
-    return CheckResult("authentication", True, "the credentials are accepted")
+        listing = failed_check("listing", exc, "InvalidResponse")
+    else:
+        accepted = (
+            "the token endpoint issued a token the app accepts" if oauth else "the credentials are accepted"
+        )
+        return CheckResult("authentication", True, accepted), CheckResult(
+            "listing", True, "Users can be listed"
+        )
+    if oauth:
+        return CheckResult("authentication", True, "the token endpoint issued a token"), listing
+    return _skipped("authentication", "not judged: the listing failed otherwise"), listing
 
 
 class _ReadOnly(httpx2.BaseTransport):
@@ -128,6 +157,8 @@ class _ReadOnly(httpx2.BaseTransport):
         self._observe = observe
         self.statuses: list[int] = []
         self.broken: list[httpx2.TransportError] = []
+        self.refused: list[ConnectorError] = []
+        """Answers idlcm refuses to read (past the size cap): a failure, not a conformance finding."""
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.method != "GET":
@@ -137,6 +168,9 @@ class _ReadOnly(httpx2.BaseTransport):
         except httpx2.TransportError as exc:
             self.broken.append(exc)
             self._tell(request.method, "error")
+            raise
+        except ConnectorError as exc:
+            self.refused.append(exc)
             raise
         self.statuses.append(response.status_code)
         self._tell(request.method, str(response.status_code))
@@ -192,14 +226,19 @@ async def _discovery(api: ScimApi) -> CheckResult:
     # The method checks (POST/PUT/PATCH/DELETE answer 405) were answered by the guard, not the app.
     results = [r for r in results if not (r.title or "").endswith("_endpoint_methods")]
     errors = [r for r in results if r.status in (Status.ERROR, Status.CRITICAL)]
+    ran = sum(r.status != Status.SKIPPED for r in results)
     if errors:
         unavailable = _unavailable_during(guard)
         if unavailable is not None:
             return unavailable
+        if guard.refused:
+            return failed_check("discovery", guard.refused[0], "InvalidResponse")
+        # Conformance only: what provisioning needs is checked by the listing, schema and capabilities checks.
         summary = "; ".join(f"{r.title}: {r.reason}" for r in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        return CheckResult("discovery", False, scrub(summary + more, api.secrets()), "DiscoveryFailed")
-    ran = sum(r.status != Status.SKIPPED for r in results)
+        message = f"{len(errors)} of {ran} read-only conformance checks found problems provisioning does not "
+        message += f"depend on: {summary}{more}"
+        return CheckResult("discovery", True, scrub(message, api.secrets()), warning=True)
     return CheckResult("discovery", True, f"{ran} read-only discovery checks passed")
 
 
@@ -239,6 +278,17 @@ async def _schema_and_capabilities(api: ScimApi, wanted: frozenset[str]) -> list
         schema = await api.shared.get(key, lambda: _schema(api, wanted))
     if schema.problem_class not in (None, "SchemaIncompatible"):  # the app's description could not be read
         return [schema, _skipped("capabilities", "the schema check failed")]
+    if capabilities is mapping.NO_CONFIG:  # no ServiceProviderConfig
+        message = (
+            "the app publishes no ServiceProviderConfig: assumed the conservative choices (no Bulk, no "
+            f"filter, no ETag, PATCH tried first); page size {capabilities.max_results}"
+        )
+        return [schema, CheckResult("capabilities", True, message, warning=True)]
+    return [schema, CheckResult("capabilities", True, describe_capabilities(capabilities))]
+
+
+def describe_capabilities(capabilities: Capabilities) -> str:
+    """The capabilities in one line: PATCH yes, Bulk no, filter yes, ETag no; page size 100."""
     flags = ", ".join(
         f"{name} {'yes' if on else 'no'}"
         for name, on in (
@@ -248,102 +298,123 @@ async def _schema_and_capabilities(api: ScimApi, wanted: frozenset[str]) -> list
             ("ETag", capabilities.etag),
         )
     )
-    return [schema, CheckResult("capabilities", True, f"{flags}; page size {capabilities.max_results}")]
+    return f"{flags}; page size {capabilities.max_results}"
 
 
 async def _schema(api: ScimApi, wanted: frozenset[str]) -> CheckResult:
-    """The app serves the endpoints the accounts need, and the mapped attributes exist and are writable."""
+    """The app serves the endpoints the accounts need, and the mapped attributes exist and are writable.
+
+    Passed with a warning when the app's description was incomplete (what was assumed is said), or did not
+    conform in ways provisioning does not depend on."""
     try:
-        listing = await api.call("read ResourceTypes", api.client.query(ResourceType))
-        schemas = await _schemas(api)
+        described = await schemas.describe(api)
+        problems = await _missing_endpoints(api, described, wanted)
     except ConnectorError as exc:
         return failed_check("schema", exc, "NotScimService")
-    served = {
-        str(rt.endpoint).rstrip("/"): rt
-        for rt in ((listing.resources or []) if isinstance(listing, ListResponse) else [])
-    }
-    problems = _missing_endpoints(served, wanted)
+    notes = list(described.findings)
     labels: list[str] = []
-    if schemas is not None:
-        labels, found = _attribute_problems(schemas, wanted)
+    if described.schemas is None:
+        notes.append("the app publishes no /Schemas: RFC 7643's core schemas assumed, attributes not checked")
+    else:
+        labels, found, unchecked = _attribute_problems(described.schemas, wanted)
         problems.extend(found)
+        if unchecked:
+            notes.append(
+                f"/Schemas does not describe {', '.join(unchecked)}: RFC 7643's core schemas assumed there"
+            )
     if problems:
         return CheckResult("schema", False, "; ".join(problems), "SchemaIncompatible")
-    endpoints = "Users and Groups are served" if "/Groups" in served else "Users are served"
-    detail = (
-        f"; the mapped attributes exist and are writable: {', '.join(labels)}"
-        if schemas is not None
-        else "; the app publishes no /Schemas, so attributes were not checked"
-    )
-    return CheckResult("schema", True, endpoints + detail)
+    served = described.endpoints
+    endpoints = "Users and Groups are served" if served is None or "/Groups" in served else "Users are served"
+    detail = f"; the mapped attributes exist and are writable: {', '.join(labels)}" if labels else ""
+    sent = _profile_notes(schemas.profile_of(described.schemas or {}))
+    message = endpoints + detail + (f"; {sent}" if sent else "")
+    if notes:
+        return CheckResult("schema", True, f"{message}; warnings: {'; '.join(notes)}", warning=True)
+    return CheckResult("schema", True, message)
 
 
-async def _schemas(api: ScimApi) -> dict[str, Mapping[str, Any]] | None:
-    """The schemas the app publishes, by URN, as the JSON it sent; None when it has no /Schemas endpoint.
+def _profile_notes(profile: mapping.SchemaProfile) -> str:
+    """How what idlcm sends follows the app's schema, in words ('' when it is RFC 7643's core)."""
+    notes = []
+    if profile.name_formatted:
+        notes.append("name.formatted is required: sent, made from the name parts")
+    if profile.display_name:
+        notes.append("displayName is required: sent, made from the name (else the userName)")
+    if not profile.email_type or not profile.email_primary:
+        lacking = [
+            s for s, on in (("type", profile.email_type), ("primary", profile.email_primary)) if not on
+        ]
+        notes.append(f"emails has no {' or '.join(lacking)}: not sent")
+    if not profile.member_type:
+        notes.append("Group members have no type: not sent")
+    if profile.members_required:
+        notes.append("Group members are required: a group is created with its first members")
+    return "; ".join(notes)
 
-    Plain JSON: the check reads a few names and flags, and building the scim2-models objects of every schema
-    cost more than the rest of an Integration's validation (each Integration reads them)."""
-    try:
-        listing = await api.call("read Schemas", api.client.query(Schema, check_response_payload=False))
-    except NotFoundError:
-        return None
-    resources = listing.get("Resources", []) if isinstance(listing, dict) else None
-    if not isinstance(resources, list):
-        raise classify(200, detail="read Schemas:")
-    return {str(s["id"]): s for s in resources if isinstance(s, dict) and s.get("id")}
 
-
-def _missing_endpoints(served: Mapping[str, ResourceType], wanted: Collection[str]) -> list[str]:
-    problems = []
+async def _missing_endpoints(api: ScimApi, described: Description, wanted: Collection[str]) -> list[str]:
+    """What the accounts need that the app does not serve. Without /ResourceTypes, Groups are looked for by
+    listing one (the listing check found the Users)."""
+    problems: list[str] = []
+    served = described.endpoints
+    if served is None:
+        described.findings.append(
+            "the app publishes no /ResourceTypes: RFC 7643's /Users and /Groups assumed"
+        )
+        if "groups" in wanted:
+            try:
+                await api.call("list one group", api.client.query(Group, SearchRequest(count=1)))
+            except NotFoundError:
+                problems.append("the app serves no /Groups, but the accounts have groups")
+        return problems
     if "/Users" not in served:
-        problems.append("the app serves no /Users")
+        # The listing check read /Users: the app serves it, its description does not say so.
+        described.findings.append("/ResourceTypes lists no /Users endpoint (it answers)")
     if "groups" in wanted and "/Groups" not in served:
         problems.append("the app serves no /Groups, but the accounts have groups")
-    if "department" in wanted and "/Users" in served:
-        extensions = {str(x.schema_) for x in served["/Users"].schema_extensions or []}
-        if mapping.ENTERPRISE not in extensions:
-            problems.append("the app's Users lack the Enterprise extension, but accounts have a department")
+    if "department" in wanted and "/Users" in served and mapping.ENTERPRISE.lower() not in served["/Users"]:
+        problems.append("the app's Users lack the Enterprise extension, but accounts have a department")
     return problems
 
 
 def _attribute_problems(
-    schemas: Mapping[str, Mapping[str, Any]], wanted: Collection[str]
-) -> tuple[list[str], list[str]]:
-    """(the SCIM names of the attributes checked, what is wrong with them)."""
+    published: Mapping[str, Mapping[str, Any]], wanted: Collection[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """(the SCIM names of the attributes checked, what is wrong with them, those the schemas do not cover)."""
     labels: list[str] = []
     problems: list[str] = []
+    unchecked: list[str] = []
     for attribute in sorted(wanted):
         if attribute not in SCHEMA_PATHS:
             continue
         urn, name, sub = SCHEMA_PATHS[attribute]
         label = f"{name}.{sub}" if sub else name
-        schema = schemas.get(urn)
+        schema = published.get(urn.lower())
         if schema is None:
-            continue  # not published (a missing extension or /Groups is reported above)
+            if urn != mapping.ENTERPRISE:  # a missing extension is reported with the endpoints
+                unchecked.append(label)
+            continue
         labels.append(label)
-        parent = _find(schema.get("attributes"), name)
-        found = _find(parent.get("subAttributes"), sub) if parent is not None and sub else parent
+        parent = schemas.attribute(schemas.get(schema, "attributes"), name)
+        found = schemas.attribute(schemas.get(parent, "subAttributes"), sub) if parent and sub else parent
         if found is None:
-            problems.append(f"{label} does not exist in {schema.get('name') or urn}")
+            problems.append(f"{label} does not exist in {schemas.get(schema, 'name') or urn}")
             continue
         for part in (parent, found):
-            mutability = str((part or {}).get("mutability") or "")
+            mutability = str(schemas.get(part, "mutability") or "")
             if mutability.lower() == "readonly" or (
                 mutability.lower() == "immutable" and attribute not in _SET_ONCE
             ):
                 problems.append(f"{label} is {mutability}: idlcm cannot write it")
                 break
-    return labels, problems
-
-
-def _find(attributes: object, name: str) -> Mapping[str, Any] | None:
-    # SCIM attribute names are case-insensitive (RFC 7643 §2.1).
-    found = (
-        a
-        for a in (attributes if isinstance(attributes, list) else ())
-        if isinstance(a, dict) and str(a.get("name") or "").lower() == name.lower()
-    )
-    return next(found, None)
+    stamp = schemas.attribute(schemas.get(published.get(CORE_USER.lower()), "attributes"), "externalId")
+    if "external_id" in wanted and str(schemas.get(stamp, "mutability") or "").lower() == "readonly":
+        problems.append(
+            "externalId is readOnly in the app's User schema: idlcm's owner stamp cannot be stored, so idlcm "
+            "could not tell the accounts it manages from the others"
+        )
+    return labels, problems, unchecked
 
 
 def _skipped(name: str, why: str) -> CheckResult:
