@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+
 from idlcm.backoff import BackoffPolicy
 from idlcm.settings import Settings
 from lifecycle.conftest import FAST, Cluster, OperatorFactory, spec_for
@@ -61,8 +63,16 @@ async def test_the_first_integration_validates_the_app_then_itself(
     assert not scim_app.requests.select("GET", "/v2/ResourceTypes/")  # no discovery run the second time
 
 
+@pytest.mark.parametrize(
+    ("fix", "revalidate"),
+    [
+        pytest.param("data", True, id="data-then-revalidate"),
+        pytest.param("stringData", True, id="stringData-then-revalidate"),  # the demo's kubectl patch
+        pytest.param("stringData", False, id="stringData-alone"),  # the Secret's watch event is enough
+    ],
+)
 async def test_a_refused_token_is_retried_once_then_reviewed_until_fixed(
-    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp, fix: str, revalidate: bool
 ) -> None:
     await cluster.create_secret("acme-token", {"token": "wrong-token-123"})
     await operator(FAST)
@@ -83,11 +93,15 @@ async def test_a_refused_token_is_retried_once_then_reviewed_until_fixed(
     assert refused["problemClass"] == "InvalidCredentials"
     assert "wrong-token-123" not in str(review) + str(app) + str(await cluster.events_for("crm-sales"))
 
-    token = base64.b64encode(scim_app.token.encode()).decode()
-    await cluster.call(
-        cluster.core.patch_namespaced_secret, "acme-token", cluster.namespace, {"data": {"token": token}}
-    )
-    await cluster.patch_integration("crm-sales", {"metadata": {"annotations": {"idlcm.io/revalidate": "1"}}})
+    if fix == "data":
+        patch = {"data": {"token": base64.b64encode(scim_app.token.encode()).decode()}}
+    else:
+        patch = {"stringData": {"token": scim_app.token}}
+    await cluster.call(cluster.core.patch_namespaced_secret, "acme-token", cluster.namespace, patch)
+    if revalidate:
+        await cluster.patch_integration(
+            "crm-sales", {"metadata": {"annotations": {"idlcm.io/revalidate": "1"}}}
+        )
 
     fixed = await cluster.wait_status("crm-sales", "Validated")
     assert checks(fixed)["authentication"] == "Passed"
