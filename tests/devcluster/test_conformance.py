@@ -248,7 +248,7 @@ def test_json_patch_applies_operations(intg: Integrations, http: Http) -> None:
         {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
         {"op": "add", "path": "/metadata/finalizers", "value": ["idlcm.io/test"]},
         {"op": "replace", "path": "/spec/dryRun", "value": True},
-        {"op": "add", "path": "/metadata/labels", "value": {"a~b/c": "1"}},
+        {"op": "add", "path": "/metadata/labels", "value": {"idlcm.io/c": "1"}},
     ]
     reply = http.request(
         "PATCH", path(intg.namespace, "crm"), ops, content_type="application/json-patch+json"
@@ -257,7 +257,7 @@ def test_json_patch_applies_operations(intg: Integrations, http: Http) -> None:
     assert reply.body["metadata"]["finalizers"] == ["idlcm.io/test"]
     assert reply.body["spec"]["dryRun"] is True
     ops = [
-        {"op": "remove", "path": "/metadata/labels/a~0b~1c"},
+        {"op": "remove", "path": "/metadata/labels/idlcm.io~1c"},  # "/" in a key is written "~1"
         {"op": "remove", "path": "/metadata/finalizers/0"},
     ]
     reply = http.request(
@@ -756,6 +756,207 @@ def test_malformed_bodies_are_statuses_without_tracebacks(intg: Integrations, ht
     assert reply.status == 400
     assert reply.body["kind"] == "Status"
     assert "Traceback" not in json.dumps(reply.body)
+
+
+# --- object metadata: names, labels, annotations, finalizers ---------------------------------------------
+
+SUBDOMAIN = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character"
+)
+QUALIFIED = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+    "character"
+)
+LABEL_VALUE = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+    "and must start and end with an alphanumeric character"
+)
+
+
+def refusal_details(status: dict[str, Any], field: str) -> list[str]:
+    """The messages of a 422's causes, all of which must be about `field`."""
+    causes = status["details"]["causes"]
+    assert {c["field"] for c in causes} == {field}, causes
+    assert {c["reason"] for c in causes} <= {"FieldValueInvalid", "FieldValueTooLong"}, causes
+    return [c["message"] for c in causes]
+
+
+def test_an_invalid_label_key_is_refused_in_the_apiservers_words(intg: Integrations) -> None:
+    body = integration()
+    body["metadata"]["labels"] = {"a~b/c": "1"}
+    code, status = failure(lambda: intg.create(body))
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert status["message"].startswith(
+        f'Integration.{GROUP} "crm" is invalid: metadata.labels: '
+        f'Invalid value: "a~b/c": prefix part {SUBDOMAIN}'
+    )
+    assert refusal_details(status, "metadata.labels") == [
+        status["message"].removeprefix(f'Integration.{GROUP} "crm" is invalid: metadata.labels: ')
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("Example.com/x", [f"prefix part {SUBDOMAIN}"]),
+        ("/x", ["prefix part must be non-empty"]),
+        ("x/", ["name part must be non-empty", f"name part {QUALIFIED}"]),
+        ("-lead", [f"name part {QUALIFIED}"]),
+        ("has space", [f"name part {QUALIFIED}"]),
+        ("idlcm.io/" + "x" * 64, ["name part must be no more than 63 characters"]),
+        (("x" * 63 + ".") * 4 + "io/x", ["prefix part must be no more than 253 characters"]),
+        ("a/b/c", [f"a qualified name {QUALIFIED}"]),
+    ],
+)
+def test_label_keys_are_qualified_names(intg: Integrations, key: str, expected: list[str]) -> None:
+    body = integration()
+    body["metadata"]["labels"] = {key: "v"}
+    code, status = failure(lambda: intg.create(body))
+    assert code == 422
+    found = refusal_details(status, "metadata.labels")
+    assert len(found) == len(expected), found
+    for message, start in zip(found, expected, strict=True):
+        assert message.startswith(f"Invalid value: {json.dumps(key)}: {start}"), message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("-x", LABEL_VALUE), ("has space", LABEL_VALUE), ("x" * 64, "must be no more than 63 characters")],
+)
+def test_label_values_are_short_names_or_empty(intg: Integrations, value: str, expected: str) -> None:
+    body = integration()
+    body["metadata"]["labels"] = {"team": value}
+    code, status = failure(lambda: intg.create(body))
+    assert code == 422
+    [message] = refusal_details(status, "metadata.labels")
+    assert message.startswith(f"Invalid value: {json.dumps(value)}: {expected}"), message
+
+
+def test_valid_labels_are_stored(intg: Integrations) -> None:
+    labels = {
+        "app.kubernetes.io/name": "idlcm",
+        "empty": "",
+        "A_b.c-D": "x_Y.z-1",
+        "x" * 63: "y" * 63,
+        ("a" * 63 + ".") * 3 + "a" * 61 + "/k": "v",  # a prefix of 253 characters
+    }
+    body = integration()
+    body["metadata"]["labels"] = labels
+    assert intg.create(body)["metadata"]["labels"] == labels
+
+
+def test_a_patch_to_an_invalid_label_is_refused_and_changes_nothing(intg: Integrations) -> None:
+    created = intg.create(integration())
+    code, status = failure(lambda: intg.patch("crm", {"metadata": {"labels": {"team": "-red"}}}))
+    assert code == 422
+    assert refusal_details(status, "metadata.labels")
+    assert intg.get("crm")["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+ANNOTATIONS_TOO_LONG = "metadata.annotations: Too long: may not be more than 262144 bytes"
+
+
+def test_annotations_up_to_256_kib_in_total_are_stored(intg: Integrations) -> None:
+    body = integration()
+    body["metadata"]["annotations"] = {"idlcm.io/a": "x" * (256 * 1024 - len("idlcm.io/a"))}
+    assert intg.create(body)["metadata"]["annotations"] == body["metadata"]["annotations"]
+
+
+def test_annotations_over_256_kib_in_total_are_too_long(intg: Integrations) -> None:
+    # keys count too, and bytes, not characters: "é" is two bytes in UTF-8
+    body = integration()
+    body["metadata"]["annotations"] = {"a": "x" * (128 * 1024), "b": "é" * (64 * 1024)}
+    code, status = failure(lambda: intg.create(body))
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert status["message"] == f'Integration.{GROUP} "crm" is invalid: {ANNOTATIONS_TOO_LONG}'
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldValueTooLong",
+            "message": "Too long: may not be more than 262144 bytes",
+            "field": "metadata.annotations",
+        }
+    ]
+
+
+def test_a_patch_that_grows_annotations_beyond_256_kib_is_refused(intg: Integrations) -> None:
+    # what kopf's last-handled-configuration of a large spec runs into
+    body = integration()
+    body["metadata"]["annotations"] = {"idlcm.io/first": "x" * (200 * 1024)}
+    created = intg.create(body)
+    grow = {"metadata": {"annotations": {"kopf.idlcm.io/last-handled-configuration": "y" * (100 * 1024)}}}
+    code, status = failure(lambda: intg.patch("crm", grow))
+    assert code == 422
+    assert status["message"] == f'Integration.{GROUP} "crm" is invalid: {ANNOTATIONS_TOO_LONG}'
+    assert intg.get("crm")["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    assert intg.patch("crm", {"metadata": {"annotations": {"idlcm.io/first": None}}})
+
+
+def test_annotation_keys_are_qualified_names_of_any_case(intg: Integrations) -> None:
+    body = integration()
+    body["metadata"]["annotations"] = {"Example.COM/Some-Key": "v"}
+    assert intg.create(body)["metadata"]["annotations"] == {"Example.COM/Some-Key": "v"}
+    code, status = failure(lambda: intg.patch("crm", {"metadata": {"annotations": {"a~b": "v"}}}))
+    assert code == 422
+    [message] = refusal_details(status, "metadata.annotations")
+    assert message.startswith(f'Invalid value: "a~b": name part {QUALIFIED}'), message
+
+
+def test_finalizers_are_qualified_names(intg: Integrations) -> None:
+    body = integration()
+    body["metadata"]["finalizers"] = ["idlcm.io/ok", "not ok"]
+    code, status = failure(lambda: intg.create(body))
+    assert code == 422
+    [message] = refusal_details(status, "metadata.finalizers")
+    assert message.startswith(f'Invalid value: "not ok": name part {QUALIFIED}'), message
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Crm", SUBDOMAIN),
+        ("crm_sales", SUBDOMAIN),
+        ("crm.", SUBDOMAIN),
+        ("x" * 254, "must be no more than 253 characters"),
+    ],
+)
+def test_custom_resource_names_are_dns_subdomains(intg: Integrations, name: str, expected: str) -> None:
+    code, status = failure(lambda: intg.create(integration(name)))
+    assert (code, status["reason"]) == (422, "Invalid")
+    messages = refusal_details(status, "metadata.name")
+    assert messages[0].startswith(f"Invalid value: {json.dumps(name)}: {expected}"), messages
+    assert status["details"]["name"] == name
+
+
+def test_dotted_names_are_subdomains_and_taken(intg: Integrations) -> None:
+    assert intg.create(integration("crm.sales"))["metadata"]["name"] == "crm.sales"
+
+
+def test_secret_names_are_dns_subdomains(core: kubernetes.client.CoreV1Api, namespace: str) -> None:
+    code, status = failure(
+        lambda: core.create_namespaced_secret(namespace, {"metadata": {"name": "My_Token"}})
+    )
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert status["message"].startswith(
+        f'Secret "My_Token" is invalid: metadata.name: Invalid value: "My_Token": {SUBDOMAIN}'
+    )
+    assert core.create_namespaced_secret(namespace, {"metadata": {"name": "crm.token"}}).metadata.name
+
+
+def test_namespace_names_are_dns_labels(core: kubernetes.client.CoreV1Api) -> None:
+    code, status = failure(lambda: core.create_namespace({"metadata": {"name": "a.b"}}))
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert (
+        status["message"]
+        == 'Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": must not contain dots'
+    )
+    code, status = failure(lambda: core.create_namespace({"metadata": {"name": "A"}}))
+    assert code == 422
+    assert status["message"].startswith(
+        'Namespace "A" is invalid: metadata.name: Invalid value: "A": '
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+        "and must start and end with an alphanumeric character"
+    )
 
 
 # --- limits: what the apiserver and etcd take -----------------------------------------------------------

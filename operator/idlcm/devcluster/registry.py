@@ -56,8 +56,6 @@ _KEPT_ON_UPDATE = (
     "deletionGracePeriodSeconds",
     "generation",
 )
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 ETCD_MAX_REQUEST_BYTES = (
     1536 * 1024
@@ -215,6 +213,7 @@ class Registry:
         if res.has_status:
             obj.pop("status", None)
         _normalize(res, obj)
+        _check_metadata(res, obj)
         if res == NAMESPACES:
             obj["status"] = {"phase": "Active"}
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
@@ -385,6 +384,7 @@ class Registry:
                     ],
                 )
         _normalize(res, new)
+        _check_metadata(res, new)
         new, warnings = self._admit(res, new, old, opts)
         meta = new["metadata"]
         served = self._crd_resources_of(new) if res == CRDS else None
@@ -658,27 +658,198 @@ def _check_identity(obj: Mapping[str, Any], namespace: str, name: str, *, on_app
         )
 
 
-def _check_name(res: Resource, name: str) -> None:
-    if res == NAMESPACES:
-        ok, what = len(name) <= 63 and bool(_LABEL.match(name)), "a lowercase RFC 1123 label"
-        rule = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-    else:
-        ok, what = len(name) <= 253 and bool(_SUBDOMAIN.match(name)), "a lowercase RFC 1123 subdomain"
-        rule = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-    if not ok:
-        raise errors.invalid(
-            res,
-            name,
-            [
-                (
-                    "FieldValueInvalid",
-                    "metadata.name",
-                    f'Invalid value: "{name}": {what} must consist of lower case alphanumeric characters, '
-                    "'-' or '.', and must start and end with an alphanumeric character "
-                    f"(regex used for validation is '{rule}')",
-                )
-            ],
+# apimachinery's validation of object metadata (pkg/util/validation, pkg/api/validation), in its words.
+_DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = _DNS1123_LABEL + r"(\." + _DNS1123_LABEL + ")*"
+_DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_LABEL_VALUE = "(" + _QUALIFIED_NAME + ")?"
+_QUALIFIED_NAME_MESSAGE = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+    "character"
+)
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024  # bytes of all annotation keys and values together
+_RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None
+
+
+def _regex_error(message: str, pattern: str, *examples: str) -> str:
+    """`RegexError`: the message, its examples (with Go's doubled space before each `or`), the regex."""
+    shown = "".join(("  or " if i else "") + f"'{e}'," for i, e in enumerate(examples))
+    lead = f" (e.g. {shown} " if examples else " ("
+    return f"{message}{lead}regex used for validation is '{pattern}')"
+
+
+def _max_len_error(length: int) -> str:
+    return f"must be no more than {length} characters"
+
+
+def _dns1123_subdomain_errors(value: str) -> list[str]:
+    found = [_max_len_error(253)] if len(value) > 253 else []
+    if not _matches(_DNS1123_SUBDOMAIN, value):
+        found.append(
+            _regex_error(
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                "'-' or '.', and must start and end with an alphanumeric character",
+                _DNS1123_SUBDOMAIN,
+                "example.com",
+            )
         )
+    return found
+
+
+def _dns1123_label_errors(value: str) -> list[str]:
+    found = [_max_len_error(63)] if len(value) > 63 else []
+    if not _matches(_DNS1123_LABEL, value):
+        if _matches(_DNS1123_SUBDOMAIN, value):
+            found.append("must not contain dots")
+        else:
+            found.append(
+                _regex_error(
+                    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
+                    "or '-', and must start and end with an alphanumeric character",
+                    _DNS1123_LABEL,
+                    "my-name",
+                    "123-abc",
+                )
+            )
+    return found
+
+
+def _dns1035_label_errors(value: str) -> list[str]:
+    found = [_max_len_error(63)] if len(value) > 63 else []
+    if not _matches(_DNS1035_LABEL, value):
+        found.append(
+            _regex_error(
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                "alphabetic character, and end with an alphanumeric character",
+                _DNS1035_LABEL,
+                "my-name",
+                "abc-123",
+            )
+        )
+    return found
+
+
+def _path_segment_errors(value: str) -> list[str]:
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
+
+
+def _qualified_name_errors(value: str) -> list[str]:
+    """`IsQualifiedName`: label keys, annotation keys (lowercased first) and finalizers."""
+    name_rule = _regex_error(_QUALIFIED_NAME_MESSAGE, _QUALIFIED_NAME, "MyName", "my.name", "123-abc")
+    parts = value.split("/")
+    found: list[str] = []
+    if len(parts) > 2:
+        return [
+            f"a qualified name {name_rule} with an optional DNS subdomain prefix and '/' "
+            "(e.g. 'example.com/MyName')"
+        ]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            found.append("prefix part must be non-empty")
+        else:
+            found += [f"prefix part {e}" for e in _dns1123_subdomain_errors(prefix)]
+    name = parts[-1]
+    if not name:
+        found.append("name part must be non-empty")
+    elif len(name) > 63:
+        found.append(f"name part {_max_len_error(63)}")
+    if not _matches(_QUALIFIED_NAME, name):
+        found.append(f"name part {name_rule}")
+    return found
+
+
+def _label_value_errors(value: str) -> list[str]:
+    found = [_max_len_error(63)] if len(value) > 63 else []
+    if not _matches(_LABEL_VALUE, value):
+        found.append(
+            _regex_error(
+                "a valid label must be an empty string or consist of alphanumeric characters, "
+                "'-', '_' or '.', and must start and end with an alphanumeric character",
+                _LABEL_VALUE,
+                "MyValue",
+                "my_value",
+                "12345",
+            )
+        )
+    return found
+
+
+def _name_errors(res: Resource, name: str) -> list[str]:
+    """The rule the resource's strategy applies to names: most kinds take a DNS-1123 subdomain."""
+    if res == NAMESPACES:
+        return _dns1123_label_errors(name)
+    if res.group == "" and res.plural == "services":
+        return _dns1035_label_errors(name)
+    if res.group == _RBAC_GROUP:
+        return _path_segment_errors(name)
+    return _dns1123_subdomain_errors(name)
+
+
+def _invalid_value(value: str, detail: str) -> str:
+    return f"Invalid value: {json.dumps(value, ensure_ascii=False)}: {detail}"
+
+
+def _check_name(res: Resource, name: str) -> None:
+    causes = [
+        ("FieldValueInvalid", "metadata.name", _invalid_value(name, e)) for e in _name_errors(res, name)
+    ]
+    if causes:
+        raise errors.invalid(res, name, causes)
+
+
+def _check_metadata(res: Resource, obj: Mapping[str, Any]) -> None:
+    """Labels, annotations and finalizers as `ValidateObjectMeta` checks them: 422 with every cause."""
+    meta = obj["metadata"]
+    causes: list[tuple[str, str, str]] = []
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    if not isinstance(labels, dict) or not isinstance(annotations, dict):
+        raise errors.bad_request("metadata.labels and metadata.annotations must be maps of strings")
+    for key in sorted(labels):
+        value = labels[key]
+        if not isinstance(value, str):
+            raise errors.bad_request(f"metadata.labels: the value of {key!r} is not a string")
+        causes += [
+            ("FieldValueInvalid", "metadata.labels", _invalid_value(key, e))
+            for e in _qualified_name_errors(key)
+        ]
+        causes += [
+            ("FieldValueInvalid", "metadata.labels", _invalid_value(value, e))
+            for e in _label_value_errors(value)
+        ]
+    total = 0
+    for key in sorted(annotations):
+        value = annotations[key]
+        if not isinstance(value, str):
+            raise errors.bad_request(f"metadata.annotations: the value of {key!r} is not a string")
+        causes += [
+            ("FieldValueInvalid", "metadata.annotations", _invalid_value(key, e))
+            for e in _qualified_name_errors(key.lower())
+        ]
+        total += len(key.encode()) + len(value.encode())
+    if total > TOTAL_ANNOTATION_SIZE_LIMIT:
+        causes.append(
+            (
+                "FieldValueTooLong",
+                "metadata.annotations",
+                f"Too long: may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT} bytes",
+            )
+        )
+    for finalizer in meta.get("finalizers") or []:
+        causes += [
+            ("FieldValueInvalid", "metadata.finalizers", _invalid_value(str(finalizer), e))
+            for e in _qualified_name_errors(str(finalizer))
+        ]
+    if causes:
+        raise errors.invalid(res, str(meta.get("name", "")), causes)
 
 
 def _normalize(res: Resource, obj: dict[str, Any]) -> None:
