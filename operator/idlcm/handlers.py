@@ -29,6 +29,9 @@ KOPF_PREFIX = f"kopf.{GROUP}"
 WATCHED_ANNOTATIONS = (REVALIDATE_ANNOTATION, SYNC_NOW_ANNOTATION)
 """The annotations whose changes the handlers below react to: kopf's diff base keeps only these."""
 
+RELEASING = "releasing the finalizer"
+"""How the delete handler's last Event ends: kopf's write that removes the finalizer comes after it."""
+
 RefKey = tuple[str, str, str]
 """(kind, namespace, name) of a Secret or ConfigMap that Integrations read."""
 
@@ -236,24 +239,28 @@ async def _release(memo: kopf.Memo, body: kopf.Body, retry: int) -> None:
         and not spec.get("dryRun")
         and ever_validated
     )
+
+    def post(kind: str, reason: str, message: str) -> None:
+        kopf.event(body, type=kind, reason=reason, message=message)
+
     try:
-        left = await reconciler.release(obj, deprovision=deprovision)
+        left = await reconciler.release(obj, deprovision=deprovision, post_event=post)
     except ConnectorError as e:
         left = [f"all accounts ({e.message})"]
     if left and not backoff.exhausted(settings.operation_backoff, retry + 1):
         delay = backoff.ceiling(settings.operation_backoff, retry + 1)
         raise kopf.TemporaryError(f"deprovisioning failed for {len(left)} accounts; retrying", delay=delay)
+    # kopf removes the finalizer after this handler returns, in a write of its own that may yet be refused:
+    # the Events say what has happened (the accounts) and what comes next, never that the release happened.
     if left:
         await reconciler.release(obj, deprovision=False)
         shown = "; ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
-        kopf.event(body, type="Warning", reason="DeprovisionIncomplete", message=f"left behind: {shown}")
+        post("Warning", "DeprovisionIncomplete", f"left behind: {shown}; {RELEASING}")
     elif deprovision:
-        kopf.event(
-            body, type="Normal", reason="Deprovisioned", message="accounts deprovisioned; finalizer released"
-        )
+        post("Normal", "Deprovisioned", f"accounts deprovisioned; {RELEASING}")
     else:
         reason = "suspended" if spec.get("suspend") or spec.get("dryRun") else "deletionPolicy/validation"
-        kopf.event(body, type="Normal", reason="Released", message=f"accounts left in place ({reason})")
+        post("Normal", "Released", f"accounts left in place ({reason}); {RELEASING}")
     reconciler.forget(obj.uid)
     memo.connectors.forget(obj.namespace, obj.name)
     memo.metrics.integration_gone(obj.namespace, obj.name)

@@ -652,20 +652,30 @@ class Reconciler:
 
     # -- deletion
 
-    async def release(self, obj: Integration, *, deprovision: bool) -> list[str]:
-        """The Integration is going away: deprovision its accounts (if asked), hand back an app validation it
-        holds, update the app's count. Returns the accounts left behind after a failure (empty when done)."""
+    async def release(
+        self, obj: Integration, *, deprovision: bool, post_event: EventPoster | None = None
+    ) -> list[str]:
+        """The Integration is going away: deprovision its accounts (if asked; status InProgress with a
+        Deprovision lastOperation meanwhile), hand back an app validation it holds, update the app's count.
+        Returns the accounts left behind after a failure (empty when done)."""
         async with self._locks.setdefault(obj.uid, asyncio.Lock()):  # after a run under way here
-            return await self._release(obj, deprovision=deprovision)
+            return await self._release(obj, deprovision=deprovision, post_event=post_event)
 
-    async def _release(self, obj: Integration, *, deprovision: bool) -> list[str]:
+    async def _release(
+        self, obj: Integration, *, deprovision: bool, post_event: EventPoster | None = None
+    ) -> list[str]:
         left: list[str] = []
         if deprovision:
             status, version = self._written.get(obj.uid) or (obj.status, obj.resource_version)
-            reporter = self._reporter(obj, status, version, lambda *_: None)
-            await reporter.claim()
-            async with reporter.holding():
-                left = await self._deprovision_counted(obj, reporter)
+            reporter = self._reporter(obj, status, version, post_event or (lambda *_: None))
+            try:
+                await reporter.claim()
+                async with reporter.holding():
+                    left = await self._deprovision_counted(obj, reporter)
+            except BaseException:
+                self._written.pop(obj.uid, None)  # the next try starts from the API's copy
+                raise
+            self._written[obj.uid] = (dict(reporter.status), reporter.resource_version)  # kopf's may lag
             if left:
                 return left
         app_name = str(obj.spec.get("app", ""))
@@ -708,9 +718,26 @@ class Reconciler:
         owner = planning.Owner(obj.namespace, obj.name, obj.uid)
         actual = [account async for account in connector.list_accounts()]
         plan = planning.plan([], actual, owner=owner, mode=spec.deprovision.mode, adopt_existing=False)
+        # Written (no transition: a deletion may come in any state) before the first write to the app.
+        was, op = reporter.current, Op.DEPROVISION.value
+        running: dict[str, Any] = {"type": op, "startTime": timestamp(now()), "result": "Running"}
+        running.update(dict.fromkeys(("endTime", "counts", "failures")))
+        message = f"deleted: deprovisioning {plan.deprovision_count} accounts, then the finalizer goes"
+        extra = {"lastOperation": running, "plan": _plan_status(plan)}
+        await reporter.write(Status.IN_PROGRESS, reason=op, message=message, extra=extra)
+        if was != Status.IN_PROGRESS:
+            reporter.post("Normal", op, f"{Status.IN_PROGRESS.value}: {message}")
         outcome = await operations.apply(
             plan, connector, concurrency=spec.connector.scim.rate_limit.max_concurrency
         )
+        reporter.account_failures(outcome.failures, outcome.failed)
+        counts = ", ".join(f"{v} {k}" for k, v in outcome.counts_dict().items() if v)
+        last = {**running, "endTime": timestamp(now()), "counts": outcome.counts_dict()}
+        last.update(failures=[f.to_dict() for f in outcome.failures])
+        last.update(result="Failed" if outcome.failed else "Succeeded")
+        done = f"deprovision {'failed' if outcome.failed else 'done'}: {counts or 'nothing to remove'}"
+        after = Status.RETRYING if outcome.failed else Status.IN_PROGRESS  # the finalizer tries again
+        await reporter.write(after, reason=op, message=done, extra={"lastOperation": last})
         return [f"{f.user_name} ({f.message})" for f in outcome.failures] if outcome.failed else []
 
     # -- helpers

@@ -274,6 +274,10 @@ class Reporter:
             **({"lease": status["lease"]} if "lease" in status else {}),
         }
 
+    def post(self, kind: str, reason: str, message: str) -> None:
+        """Post an Event on the Integration (after the write it tells of was accepted)."""
+        self._post_event(kind, reason, message)
+
     def account_failures(self, failures: Sequence[Failure], total: int) -> None:
         """A Warning Event per failed account action kept (up to MAX_FAILURES), and one for the rest."""
         for failure in failures:
