@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import yaml
 
 from idlcm import crds
-from idlcm.api.spec import is_email
+from idlcm.api.spec import EMAIL_REFUSED, is_email
 from idlcm.schema import FieldError, SchemaValidator, formats, gofmt, unknown_field
 from idlcm.schema import errors as field_errors
 
@@ -252,8 +252,7 @@ def _operator_errors(obj: dict[str, Any]) -> list[FieldError]:
     for i, account in enumerate(accounts if isinstance(accounts, list) else []):
         email = account.get("email") if isinstance(account, dict) else None
         if isinstance(email, str) and formats.is_email(email) and not is_email(email):
-            detail = "SCIM apps do not take this address (e.g. no dot or a reserved name after the @)"
-            found.append(FieldError(f"spec.accounts[{i}].email", field_errors.INVALID, detail, email))
+            found.append(FieldError(f"spec.accounts[{i}].email", field_errors.INVALID, EMAIL_REFUSED, email))
         user = account.get("userName") if isinstance(account, dict) else None
         if not isinstance(user, str):
             continue

@@ -892,6 +892,8 @@ def _spec_errors(error: pydantic.ValidationError) -> str:
     """The spec problems in the user's field names; input values are left out (they may be secrets)."""
     parts = []
     for item in error.errors(include_input=False, include_url=False):
-        where = ".".join(str(p) for p in item["loc"])
-        parts.append(f"spec.{where}: {item['msg']}" if where else item["msg"])
+        # As kubectl and `idlcm check` name fields: spec.accounts[1].email.
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(".")
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"spec.{where}: {message}" if where else message)
     return "; ".join(parts)

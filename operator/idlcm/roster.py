@@ -246,7 +246,7 @@ def _problems(values: Mapping[str, Any]) -> list[str]:
         elif len(value) > limit:
             problems.append(f"{wire_name(name)} is longer than {limit} characters")
         elif name == "email" and not spec.is_email(value):
-            problems.append("email is not a valid address")
+            problems.append(f"email: {spec.EMAIL_REFUSED}")
     active = values.get("active")
     if active is not None and not isinstance(active, bool):
         problems.append("active must be one of true, false, yes, no, 1, 0")

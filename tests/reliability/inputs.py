@@ -139,7 +139,7 @@ def csv_rosters(draw: st.DrawFn, defect: str | None = None) -> Roster:
         says = "userName is missing"
     elif defect == "invalid email":
         rows.insert(at, [draw(user_names).upper() + "x", "", draw(not_emails), "", ""])
-        says = "email is not a valid address"
+        says = "email: SCIM apps do not take this address"
     elif defect == "duplicate userName":
         rows.insert(at, [_other_case(names[0]), "", "", "", ""])
         says = "userName repeats line"
@@ -181,7 +181,7 @@ def yaml_rosters(draw: st.DrawFn, defect: str | None = None) -> Roster:
         says = "unknown field"
     elif defect == "invalid email":
         items.insert(at, {"userName": draw(user_names) + ".e", "email": draw(not_emails)})
-        says = "email is not a valid address"
+        says = "email: SCIM apps do not take this address"
     elif defect == "duplicate userName":
         items.insert(at, {"userName": _other_case(names[0])})
         says = "userName repeats line"

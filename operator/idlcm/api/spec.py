@@ -22,6 +22,10 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
+EMAIL_REFUSED = "SCIM apps do not take this address (e.g. no dot or a reserved name after the @)"
+"""What an address `is_email` refuses is told, in status, in roster errors and by `idlcm check` alike."""
+
+
 def is_email(address: str) -> bool:
     """Whether a SCIM app can take this address: the syntax of SCIM's `emails.value` (EmailStr), no DNS.
 
@@ -180,7 +184,7 @@ class Account(Model):
     def _deliverable_email(cls, email: str | None) -> str | None:
         # Checked here, not when the account is sent: a spec with one such address writes nothing.
         if email is not None and not is_email(email):
-            raise ValueError("email is not a valid address")
+            raise ValueError(EMAIL_REFUSED)
         return email
 
 
