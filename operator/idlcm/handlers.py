@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import kopf
 import kubernetes.client
 
-from idlcm import backoff, lease
+from idlcm import backoff, lease, readiness
 from idlcm.connections import ConnectorPool
 from idlcm.connectors.errors import ConnectorError
 from idlcm.crds import GROUP, VERSION
@@ -26,6 +26,8 @@ from idlcm.validation import Validator
 PLURAL = "integrations"
 # kopf hides annotations of its own prefix from change detection: keep it apart from idlcm.io/revalidate.
 KOPF_PREFIX = f"kopf.{GROUP}"
+WATCHED_RESOURCES = ((GROUP, PLURAL), ("", "secrets"), ("", "configmaps"))
+"""(group, plural) of what the handlers below watch: ready once each has listed once (readiness.py)."""
 WATCHED_ANNOTATIONS = (REVALIDATE_ANNOTATION, SYNC_NOW_ANNOTATION)
 """The annotations whose changes the handlers below react to: kopf's diff base keeps only these."""
 
@@ -38,9 +40,16 @@ RefKey = tuple[str, str, str]
 logger = logging.getLogger(__name__)
 
 
-def build_registry(options: Settings, shard: Shard | None = None) -> kopf.OperatorRegistry:
+def build_registry(
+    options: Settings,
+    shard: Shard | None = None,
+    *,
+    namespaces: Sequence[str] = (),
+    health: str | None = None,
+) -> kopf.OperatorRegistry:
     """A fresh registry with idlcm's handlers (a fresh one per operator, so tests can run several); with a
-    shard, it sees only the Integrations the shard's label selector matches."""
+    shard, it sees only the Integrations the shard's label selector matches. `namespaces`: those the
+    operator serves (none: cluster-wide); `health`: the URL of the health endpoint (readiness.py), if any."""
     registry = kopf.OperatorRegistry()
     resource = (GROUP, VERSION, PLURAL)
 
@@ -68,9 +77,25 @@ def build_registry(options: Settings, shard: Shard | None = None) -> kopf.Operat
         validator: Validator = memo.validator or _default_validator(memo.connectors)
         kube = Kube(memo.api_client, field_validation=memo.settings.field_validation)
         memo.reconciler = Reconciler(kube, validator, memo.connectors, memo.settings, memo.metrics)
+        if namespaces:
+            # Namespaced, its RBAC reads no CustomResourceDefinitions or Namespaces: without this kopf
+            # tries to list them cluster-wide, is refused (an error line per attempt), and falls back
+            # only after about a minute. The namespaces are given, not patterns: nothing to discover.
+            settings.scanning.disabled = True
+        watches = readiness.Watches(WATCHED_RESOURCES, namespaces)
+        readiness.track(settings, watches)
+        memo.health = readiness.Endpoint(health, watches) if health else None
+        if memo.health is not None:
+            try:
+                await memo.health.start()
+            except OSError as e:
+                raise kopf.PermanentError(f"cannot serve the health endpoint {health}: {e}") from None
 
     @kopf.on.cleanup(registry=registry)
-    async def close(memo: kopf.Memo, **_: Any) -> None:
+    async def close(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        readiness.untrack(settings)
+        if memo.get("health") is not None:
+            await memo.health.stop()
         await memo.reconciler.aclose()
         await memo.connectors.aclose()
         memo.api_client.close()  # its keep-alive connections would hold up the API server's shutdown

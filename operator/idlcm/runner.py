@@ -69,11 +69,11 @@ async def run(
     try:
         await ensure_peering(config, shard.peering(peering) if shard and peering else peering, namespaces)
         await kopf.operator(
-            registry=build_registry(settings, shard),
+            registry=build_registry(settings, shard, namespaces=namespaces, health=liveness),
             memo=memo_for(config, settings, validator, metrics),
             clusterwide=not namespaces,
             namespaces=namespaces,
-            liveness_endpoint=liveness,
+            liveness_endpoint=None,  # idlcm serves it (readiness.py): 200 only once the watches run
             standalone=peering is None,
             peering_name=shard.peering(peering) if shard and peering else peering,
             priority=priority,
