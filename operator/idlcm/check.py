@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
@@ -16,12 +17,34 @@ from idlcm.schema import errors as field_errors
 
 STDIN = "-"
 
+OBJECT_LIMIT = 1_572_864
+"""Bytes of the largest object the API server can store: etcd's default `--max-request-bytes` (1.5 MiB)."""
+OPERATOR_ROOM = 128 * 1024
+"""Room kept for what is added after the create: the status the operator writes, its finalizer and kopf's
+bookkeeping, the server's own metadata. A spec that fills the rest would leave the status unwritable."""
+NEAR_LIMIT = 1_048_576
+"""Above this (1 MiB) an object is close enough to the limit to say so."""
+ANNOTATIONS_LIMIT = 262_144
+"""Bytes of all annotations of one object together (keys and values), as the API server validates them."""
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+# Go's encoding/json, which writes what the API server stores, escapes these in strings (and nothing else
+# that Python's json.dumps(ensure_ascii=False) leaves as it is).
+_GO_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
 
 class _Loader(yaml.SafeLoader):
     """YAML as kubectl reads it: timestamps stay strings, keys become strings, duplicate keys are errors."""
 
 
-_Loader.yaml_implicit_resolvers = {
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same with libyaml's parser (a 5,000-account file parses in seconds, not half a minute). Its syntax
+    errors are worded otherwise: a file it refuses is read again by `_Loader`, for the messages of PyYAML."""
+
+
+_Loader.yaml_implicit_resolvers = _FastLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
@@ -41,6 +64,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[str, Any
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_FastLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @dataclasses.dataclass
@@ -149,17 +173,36 @@ def _check_file(name: str, text: str, out: TextIO, tally: _Tally) -> None:
 
 
 def _documents(text: str) -> Iterator[_Document]:
-    loader = _Loader(text)
+    fast = _FastLoader(text)
+    try:
+        try:
+            nodes = []
+            while fast.check_node():
+                nodes.append(fast.get_node())
+        except yaml.YAMLError:
+            yield from _documents_read_by(_Loader(text))  # PyYAML's words for the syntax error
+            return
+        for node in nodes:
+            if node is not None:
+                yield _document(fast, node)
+    finally:
+        fast.dispose()
+
+
+def _documents_read_by(loader: yaml.SafeLoader) -> Iterator[_Document]:
     try:
         while loader.check_node():
             node = loader.get_node()
-            if node is None:
-                continue
-            lines: dict[str, int] = {}
-            _index_lines(node, "", lines)
-            yield _Document(loader.construct_document(node), node.start_mark.line + 1, lines)
+            if node is not None:
+                yield _document(loader, node)
     finally:
         loader.dispose()
+
+
+def _document(loader: Any, node: yaml.Node) -> _Document:
+    lines: dict[str, int] = {}
+    _index_lines(node, "", lines)
+    return _Document(loader.construct_document(node), node.start_mark.line + 1, lines)
 
 
 def _index_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
@@ -228,6 +271,73 @@ def _check_object(obj: dict[str, Any], label: str, tally: _Tally) -> list[_Probl
             problems.append(_Problem("", f"{label}: note: {error.detail}", is_error=False))
         else:
             problems.append(_Problem(error.field, f"{label}: {error.message}"))
+    return problems + _size_problems(obj, admission.obj, label)
+
+
+def stored_size(obj: Any) -> int:
+    """Bytes of `obj` as the API server stores it: compact JSON, as Go's encoding/json writes it."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.translate(_GO_ESCAPES).encode("utf-8", "surrogatepass"))
+
+
+def annotations_size(annotations: Any) -> int:
+    """Bytes of the annotations as the API server counts them against its limit: every key and value."""
+    if not isinstance(annotations, dict):
+        return 0
+    return sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+
+
+def _size_problems(given: dict[str, Any], stored: dict[str, Any], label: str) -> list[_Problem]:
+    """The limits of what the API server stores: all annotations together, and the whole object (with room
+    for what the operator adds to it), and whether `kubectl apply` can keep its copy in an annotation."""
+    problems: list[_Problem] = []
+    meta = given.get("metadata") if isinstance(given.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+    assert isinstance(annotations, dict)
+    if annotations_size(annotations) > ANNOTATIONS_LIMIT:
+        detail = f"metadata.annotations: Too long: may not be more than {ANNOTATIONS_LIMIT} bytes"
+        problems.append(_Problem("metadata.annotations", f"{label}: {detail}"))
+    spec = stored.get("spec") if isinstance(stored.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    where = "spec.accounts" if spec.get("accounts") else ""
+    roster = (
+        ": declare large rosters in accountsFrom (ConfigMaps)" if given.get("kind") == "Integration" else ""
+    )
+    size = stored_size(stored)
+    if size + OPERATOR_ROOM > OBJECT_LIMIT:
+        problems.append(
+            _Problem(
+                where,
+                f"{label}: too large: {size:,} bytes as the API server stores it, and with the "
+                f"{OPERATOR_ROOM // 1024} KiB its status and bookkeeping need more than the {OBJECT_LIMIT:,} "
+                f"bytes (1.5 MiB) it can store{roster}",
+            )
+        )
+        return problems
+    if size > NEAR_LIMIT:
+        problems.append(
+            _Problem(
+                where,
+                f"{label}: note: {size:,} bytes as the API server stores it, close to the {OBJECT_LIMIT:,} "
+                f"bytes (1.5 MiB) it can store{roster}",
+                is_error=False,
+            )
+        )
+    others = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    copy = {**given, "metadata": {**meta, "annotations": others}} if others else given
+    copy_size = stored_size(copy)
+    if annotations_size(others) + len(LAST_APPLIED) + copy_size > ANNOTATIONS_LIMIT:
+        problems.append(
+            _Problem(
+                where,
+                f"{label}: note: `kubectl apply` (client-side) keeps a copy of the object "
+                f"({copy_size:,} bytes) in the annotation {LAST_APPLIED}, over the {ANNOTATIONS_LIMIT:,} "
+                "bytes the API server takes for all annotations: create it with `kubectl create` (or "
+                "`kubectl replace`)" + (", or declare the accounts in accountsFrom" if roster else ""),
+                is_error=False,
+            )
+        )
     return problems
 
 
