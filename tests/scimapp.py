@@ -45,6 +45,8 @@ from scim2_server.requests import ScimRequest
 from scim2_server.testserver.application import BEARER_TOKEN_SCHEME
 from scim2_server.utils import load_default_resource_types, load_default_schemas
 
+from idlcm.connectors.scim.dialect import forget_app
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -434,6 +436,8 @@ class ScimApp:
         self.storage = InMemoryStorage()
         self.storing = Storing()
         self.configure(**capabilities)
+        if self.port:
+            forget_app(self.base_url)  # what idlcm learnt of the last test's app is not this one's
 
     def configure(self, **capabilities: Any) -> None:
         """Change the advertised (and enforced) capabilities, keeping the stored data."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +18,10 @@ from idlcm.connectors.ratelimit import RateLimiter
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 # The statuses whose Retry-After pauses every request to the app, not only the one refused.
 _PAUSING = frozenset({429, 503})
+SCIM_JSON = "application/scim+json"
+"""The media type RFC 7644 §8.1 registers for SCIM bodies: what request bodies go out as, first."""
+PLAIN_JSON = "application/json"
+"""What bodies go out as to an app that refused SCIM's own media type (415)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,35 @@ def _context(insecure: bool, ca_pem: bytes | None) -> ssl.SSLContext:
         return ssl.create_default_context(cadata=ca_pem.decode("ascii", errors="replace"))
     except (ssl.SSLError, ValueError) as exc:
         raise NeedsHumanError(f"the CA bundle is not valid PEM: {exc}", problem_class="TLSError") from None
+
+
+class MediaType:
+    """The media type request bodies go out as to one app: SCIM's own until the app refuses it (415)."""
+
+    def __init__(self) -> None:
+        self.value = SCIM_JSON
+
+
+class MediaTypes:
+    """The media type of each app this process talks to, by base URL, so that a refusal is met once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_url: dict[str, MediaType] = {}
+
+    def of(self, base_url: str) -> MediaType:
+        """The app's media type (shared by every connector to that app)."""
+        with self._lock:
+            return self._by_url.setdefault(base_url.rstrip("/"), MediaType())
+
+    def forget(self, base_url: str) -> None:
+        """Start this app from SCIM's own media type again."""
+        with self._lock:
+            self._by_url.pop(base_url.rstrip("/"), None)
+
+
+MEDIA_TYPES = MediaTypes()
+"""The process-wide record of the media type each app takes."""
 
 
 RequestObserver = Callable[[str, str, float], None]
@@ -119,7 +153,10 @@ async def aread_capped(request: httpx2.Request, response: httpx2.Response, limit
 
 class GuardedTransport(httpx2.AsyncBaseTransport):
     """Admits each request through the rate limiter and reads the whole answer, refusing one past the cap;
-    a 429 or 503 with Retry-After pauses every request to the app for that long."""
+    a 429 or 503 with Retry-After pauses every request to the app for that long.
+
+    With a `media` type, JSON request bodies go out as that type; an app answering 415 to SCIM's own gets
+    the same request again as plain JSON, and plain JSON from then on."""
 
     def __init__(
         self,
@@ -127,13 +164,36 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         limiter: RateLimiter,
         max_response_bytes: int,
         observe: RequestObserver | None = None,
+        media: MediaType | None = None,
     ) -> None:
         self._inner = inner
         self._limiter = limiter
         self._max = max_response_bytes
         self._observe = observe or _ignore
+        self._media = media
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        media = self._media
+        if media is None or not _is_json(request.headers.get("Content-Type")):
+            return await self._send(request)
+        sent_as = media.value
+        request.headers["Content-Type"] = sent_as
+        answer = await self._send(request)
+        if answer.status_code != 415 or sent_as != SCIM_JSON:
+            return answer
+        media.value = PLAIN_JSON  # (a concurrent request may have learnt it already: the same lesson)
+        headers = request.headers.copy()
+        headers["Content-Type"] = PLAIN_JSON
+        again = httpx2.Request(
+            request.method,
+            request.url,
+            headers=headers,
+            content=request.content,
+            extensions=request.extensions,
+        )
+        return await self._send(again)
+
+    async def _send(self, request: httpx2.Request) -> httpx2.Response:
         async with self._limiter.slot() as waited:
             code = "error"  # until a whole answer arrived: refused, timed out, dropped mid-way
             try:
@@ -156,3 +216,8 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def _is_json(content_type: str | None) -> bool:
+    kind = (content_type or "").partition(";")[0].strip().lower()
+    return kind in (SCIM_JSON, PLAIN_JSON)
