@@ -498,6 +498,7 @@ class Reconciler:
                 names.update({i: u for u, i in outcome.ids.items()})
                 await operations.apply_groups(groups, connector, outcome, names)
         await self._operation_done(reporter, op, started, plan, desired, outcome, basis)
+        _tell_taken_back(reporter, plan, owner, outcome)
 
     async def _operation_done(
         self,
@@ -886,6 +887,27 @@ def _validation_status(
     if started is not None:
         out["startTime"] = timestamp(started)
     return out
+
+
+def _tell_taken_back(
+    reporter: Reporter, plan: planning.Plan, owner: planning.Owner, outcome: operations.Outcome
+) -> None:
+    """An Event naming the accounts of a former Integration of this namespace and name (deleted and
+    re-created: a GitOps replace, a restored namespace) that this one took back, after the status write."""
+    taken = [
+        change.current.user_name
+        for change in plan.adoptions
+        if owner.former(change.current.external_id)
+        and "Adopt" not in outcome.failed_accounts.get(change.current.user_name.casefold(), ())
+    ]
+    if taken:
+        shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+        reporter.post(
+            "Normal",
+            "AccountsTakenBack",
+            f"took back {len(taken)} accounts stamped by a former Integration {owner.namespace}/{owner.name} "
+            f"(deleted and re-created): {shown}",
+        )
 
 
 def _spec_errors(error: pydantic.ValidationError) -> str:
