@@ -272,6 +272,14 @@ async def test_one_refused_attribute_leaves_the_others_applied(
     assert stored.display_name == "Alice L."  # type: ignore[attr-defined]
     assert [e.value for e in stored.emails] == ["a.l@example.com"]  # type: ignore[attr-defined]
     assert stored.title == "Engineer"  # type: ignore[attr-defined]
+    # Alone, the same refusal is still that attribute's: PATCH works here, so it is not sent as a PUT.
+    current = await app_connector.find_account(user_name="alice")
+    assert current is not None
+    with pytest.raises(AttributesRefused) as again:
+        await app_connector.update(current, {"title": "Manager"})
+    assert set(again.value.refused) == {"title"}
+    assert dialect_app.requests_seen("PUT") == []
+    assert app_connector.api.dialect.users_write is None
 
 
 async def test_member_changes_go_at_most_a_hundred_a_patch(

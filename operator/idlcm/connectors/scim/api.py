@@ -474,24 +474,29 @@ class ScimApi:
         what: str,
         version: str | None,
     ) -> tuple[Resource[Any] | None, str | None]:
-        """PATCH; refused outright (405, or 501 on one attribute) → PUT; a 400/501 on a change of several
-        attributes → one PATCH per attribute, so that the app takes what it can."""
+        """PATCH; refused outright (405, or 501 at an app where no PATCH worked yet) → PUT; a 400/501 on a
+        User's change → one PATCH per attribute, so that the app takes what it can (`AttributesRefused`)."""
         operations = patch.operations or []
+        user = kind == "User"
         try:
-            return await self._send_patch(model, id, patch, what, version)
+            return self._patched(kind, await self._send_patch(model, id, patch, what, version))
         except ConnectorError as exc:
-            several = len(operations) > 1 and kind == "User"
-            if exc.status == 405 or (exc.status == 501 and not several):
+            if exc.status == 405 or (
+                exc.status == 501 and not self.dialect.patch_works and len(operations) < 2
+            ):
                 return await self._put_instead(model, kind, id, patch, what, version, exc.status)
-            if exc.status not in (400, 501) or not several:
+            if exc.status not in (400, 501) or not user:
                 raise
-        refused: dict[str, str] = {}
+            if len(operations) < 2:
+                refused = {_attribute_of(operations[0]): exc.message} if operations else {}
+                raise AttributesRefused(exc.message, refused, version=version, status=exc.status) from None
+        refused = {}
         statuses: list[int | None] = []
         answer: Resource[Any] | None = None
         for operation in operations:
             single = type(patch)(operations=[operation])
             try:
-                taken, etag = await self._send_patch(model, id, single, what, version)
+                taken, etag = self._patched(kind, await self._send_patch(model, id, single, what, version))
             except ConnectorError as exc:
                 if exc.status not in (400, 501):
                     raise
@@ -500,7 +505,7 @@ class ScimApi:
                 continue
             answer = taken or answer
             version = etag or (taken.meta.version if taken is not None and taken.meta else None)
-        if refused and len(statuses) == len(operations) and set(statuses) == {501}:
+        if len(statuses) == len(operations) and set(statuses) == {501} and not self.dialect.patch_works:
             return await self._put_instead(model, kind, id, patch, what, version, 501)
         if refused:
             raise AttributesRefused(
@@ -512,6 +517,13 @@ class ScimApi:
                 status=statuses[0],
             )
         return answer, version
+
+    def _patched(
+        self, kind: str, result: tuple[Resource[Any] | None, str | None]
+    ) -> tuple[Resource[Any] | None, str | None]:
+        if kind == "User":
+            self.dialect.patch_works = True  # a later 501 then refuses an attribute, not PATCH itself
+        return result
 
     async def _put_instead(
         self,

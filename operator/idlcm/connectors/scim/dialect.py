@@ -56,6 +56,8 @@ class Dialect:
     """How a User is changed: PATCH or PUT of the whole resource; None: as the capabilities say."""
     groups_write: WriteMethod | None = None
     """The same for a Group."""
+    patch_works: bool = False
+    """A PATCH of a User went through here: a 501 since is about an attribute, not PATCH itself."""
     max_member_changes: int = MAX_MEMBER_CHANGES
     notes: dict[str, str] = field(default_factory=dict)
     """Why each choice was made, in the user's words, by topic ("listing", "users write", ...)."""
@@ -83,6 +85,7 @@ class Dialect:
             "pageSize": self.page_size,
             "usersWrite": self.users_write,
             "groupsWrite": self.groups_write,
+            "patchWorks": self.patch_works,
             "maxMemberChanges": self.max_member_changes,
             "notes": dict(self.notes),
         }
@@ -101,6 +104,7 @@ class Dialect:
         for key, name in (("usersWrite", "users_write"), ("groupsWrite", "groups_write")):
             if data.get(key) in ("patch", "put"):
                 setattr(dialect, name, data[key])
+        dialect.patch_works = data.get("patchWorks") is True
         notes = data.get("notes")
         if isinstance(notes, Mapping):
             dialect.notes = {str(k): str(v) for k, v in notes.items()}
