@@ -32,7 +32,7 @@ DEADLINE = 45.0
 class Demo:
     """A running `idlcm demo` process, its ports, its output and kubectl pointed at it."""
 
-    def __init__(self, tmp_path: Path, *args: str) -> None:
+    def __init__(self, tmp_path: Path, *args: str, command: tuple[str, ...] = (*IDLCM,)) -> None:
         self.port, self.scim_port = free_port(), free_port()
         self.kubeconfig = tmp_path / "demo" / "kubeconfig"
         self.out_path, self.err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
@@ -40,8 +40,9 @@ class Demo:
         ports = ["--port", str(self.port), "--scim-port", str(self.scim_port)]
         with self.out_path.open("w") as out, self.err_path.open("w") as err:
             self.proc = subprocess.Popen(
-                [*IDLCM, "demo", *ports, "--kubeconfig", str(self.kubeconfig), *args],
+                [*command, "demo", *ports, "--kubeconfig", str(self.kubeconfig), *args],
                 env={**env, "HOME": str(tmp_path)},
+                cwd=tmp_path,
                 stdout=out,
                 stderr=err,
                 text=True,
