@@ -4,6 +4,8 @@ bindings, with the apiserver's semantics and its 403 message; the devcluster's o
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -439,5 +441,33 @@ def test_the_namespaced_manifests_rbac_allows_what_the_operator_does_and_nothing
         )
         assert operator.request("GET", "/apis/idlcm.io/v1alpha1/integrations").status == 403
         assert operator.request("GET", "/api/v1/namespaces/default/secrets").status == 403
+    finally:
+        client.close()
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="the kubectl binary is not on PATH")
+def test_kubectl_create_token_mints_a_token_of_the_service_account(
+    devcluster: DevCluster, namespaces: tuple[str, str], account: str, tmp_path: Path
+) -> None:
+    ns = namespaces[0]
+    admin = devcluster.write_kubeconfig(tmp_path / "admin")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "KUBECONFIG": str(admin)}
+    created = subprocess.run(
+        ["kubectl", "create", "token", account, f"--namespace={ns}", "--duration=15m"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    config = rbac.write_kubeconfig(devcluster.url, token, tmp_path / "sa", ns)
+    client = kubernetes.config.new_client_from_config(config_file=str(config), persist_config=False)
+    try:
+        _denied(
+            Http(client).request("GET", f"/api/v1/namespaces/{ns}/secrets"),
+            f'secrets is forbidden: {_user(ns)} cannot list resource "secrets" in API group "" '
+            f'in the namespace "{ns}"',
+        )
     finally:
         client.close()
