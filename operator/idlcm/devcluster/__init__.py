@@ -6,15 +6,19 @@
     with devcluster.serve_in_thread() as cluster:       # for blocking clients (kubectl, the official client)
         ...
 
-Served: core v1 namespaces, secrets, configmaps, events; events.k8s.io/v1 events (a store of its own);
-apiextensions.k8s.io/v1 customresourcedefinitions (a created CRD is served at once; deleting it drops its
-objects without events); the kinds of the CRDs in `crds/`. Not served: kopf's peering resources (run kopf
-with `standalone=True`), leases, pods and the rest. `tests/devcluster/test_conformance.py` states each
-emulated behaviour. Not emulated: field ownership of server-side apply (it creates or merges; fields left
-out of a later apply are kept), garbage collection (ownerReferences, Foreground/Orphan propagation),
-consistent snapshots across `continue` pages and `resourceVersion` on reads (lists are always the latest),
-`sendInitialEvents`, protobuf other than what `kubectl create namespace|secret|configmap` sends,
-authentication and authorization (any token is accepted).
+Served: core v1 namespaces, secrets, configmaps, events, serviceaccounts (with the TokenRequest `token`
+subresource), services; events.k8s.io/v1 events (a store of its own); apps/v1 deployments, policy/v1
+poddisruptionbudgets and the rbac.authorization.k8s.io/v1 kinds (stored and validated, nothing run:
+`kinds.py`); apiextensions.k8s.io/v1 customresourcedefinitions (a created CRD is served at once, kopf's
+peering CRDs too; deleting it drops its objects without events); the kinds of the CRDs in `crds/`. Not
+served: leases, pods and the rest. `tests/devcluster/test_conformance.py` states each emulated behaviour.
+Authorization: a ServiceAccount token minted here (`cluster.rbac.mint`, `kubectl create token`) is held to
+the stored RBAC (`rbac.py`); any other request is the admin. Not emulated: field ownership of server-side
+apply (it creates or merges; fields left out of a later apply are kept), garbage collection
+(ownerReferences, Foreground/Orphan propagation), consistent snapshots across `continue` pages and
+`resourceVersion` on reads (lists are always the latest), `sendInitialEvents`, protobuf other than what
+`kubectl create namespace|secret|configmap|serviceaccount|token` sends, TLS (kubectl sends no token over
+plain HTTP, so kubectl is always the admin here).
 """
 
 from __future__ import annotations
