@@ -36,6 +36,7 @@ class Reply:
     headers: Mapping[str, str]
     body: Any
     warnings: list[str]
+    text: str = ""  # the body as text (plain-text answers such as `404 page not found`)
 
 
 class Http:
@@ -81,7 +82,8 @@ class Http:
         except ValueError:
             decoded = None
         warnings = response.headers.getlist("Warning") if hasattr(response.headers, "getlist") else []
-        return Reply(response.status, dict(response.headers), decoded, warnings)
+        text = response.data.decode(errors="replace")
+        return Reply(response.status, dict(response.headers), decoded, warnings, text)
 
     def watch(
         self,

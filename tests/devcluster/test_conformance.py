@@ -743,12 +743,61 @@ def test_not_found_object_is_a_status(intg: Integrations) -> None:
     }
 
 
-def test_unknown_paths_are_404_statuses(http: Http) -> None:
-    for unknown in ("/apis/nothing.example.com/v1/things", "/api/v1/namespaces/default/nothings", "/nothing"):
-        reply = http.request("GET", unknown)
-        assert reply.status == 404, unknown
-        assert reply.body["kind"] == "Status"
-        assert reply.body["code"] == 404
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        "/nothing",
+        "/apis/nothing.example.com",
+        "/apis/nothing.example.com/v1",
+        "/apis/nothing.example.com/v1/things",
+        "/api/v9/secrets",
+        f"/apis/{GROUP}/v9",
+        f"/apis/{GROUP}/{VERSION}/nothings",  # the CRDs' handler hands on what no CRD defines
+        f"/apis/{GROUP}/{VERSION}/namespaces/default/nothings",
+    ],
+)
+def test_paths_outside_the_served_apis_are_plain_text_404s(
+    http: Http, crds_installed: None, unknown: str
+) -> None:
+    reply = http.request("GET", unknown)
+    assert reply.status == 404, unknown
+    assert reply.headers["Content-Type"].startswith("text/plain"), reply.headers
+    assert reply.text == "404 page not found\n"
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        "/api/v1/nothings",
+        "/api/v1/namespaces/default/nothings",
+        "/api/v1/namespaces/default/secrets/s/nothing",
+        "/apis/apiextensions.k8s.io/v1/nothings",
+    ],
+)
+def test_unknown_paths_inside_a_built_in_group_version_are_statuses(http: Http, unknown: str) -> None:
+    reply = http.request("GET", unknown)
+    assert reply.status == 404, unknown
+    assert reply.headers["Content-Type"].startswith("application/json")
+    assert reply.body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "the server could not find the requested resource",
+        "reason": "NotFound",
+        "details": {},
+        "code": 404,
+    }
+
+
+def test_an_unknown_subresource_of_a_custom_resource_is_its_not_found(intg: Integrations, http: Http) -> None:
+    intg.create(integration())
+    reply = http.request("GET", path(intg.namespace, "crm", "nothing"))
+    assert reply.status == 404
+    assert (reply.body["reason"], reply.body["message"]) == (
+        "NotFound",
+        f'integrations.{GROUP} "crm" not found',
+    )
 
 
 def test_malformed_bodies_are_statuses_without_tracebacks(intg: Integrations, http: Http) -> None:

@@ -173,6 +173,8 @@ class DevCluster(kmock.KubernetesEmulator):
             return await self._respond(raw_request, body)
         except ApiError as e:
             return _json(e.status(), e.code)
+        except PageNotFound:
+            return _page_not_found()
         except Exception as e:
             logger.exception("devcluster: %s %s failed", raw_request.method, raw_request.path_qs)
             error = errors.internal(f"{type(e).__name__}: {e}")
@@ -233,11 +235,13 @@ class DevCluster(kmock.KubernetesEmulator):
                 return _json(discovered)
         target = self._target(path, strict=True)
         if target is None:
-            raise errors.path_not_found()
+            raise self._unknown(path)
         query = raw.query
         res = target.res
         if target.subresource is not None and target.subresource not in res.subresources:
-            raise errors.path_not_found()
+            if res.crd is not None and target.name is not None:  # the CRD handler's answer
+                raise errors.not_found(res, target.name)
+            raise _path_not_found()
         self.rbac.authorize(user, raw.method, query, res, target.namespace, target.name, target.subresource)
         if target.subresource == "token" and target.name is not None and raw.method == "POST":
             token = self.rbac.token_request(target.namespace or "", target.name, _decode_object(raw, body))
@@ -317,6 +321,22 @@ class DevCluster(kmock.KubernetesEmulator):
         if strict and namespace is not None and not res.namespaced:
             return None
         return Target(res, namespace, name, subresource)
+
+    def _unknown(self, path: str) -> Exception:
+        """What the apiserver answers for a path that no resource serves: inside a built-in group version,
+        go-restful's JSON Status; anywhere else (an unknown group or version, a CRD's group, no API path)
+        the plain-text `404 page not found` of its last handler."""
+        parts = [p for p in path.split("/") if p]
+        if len(parts) >= 2 and parts[0] == "api":
+            group, version = "", parts[1]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version = parts[1], parts[2]
+        else:
+            return PageNotFound()
+        resources = self.registry.resources()
+        if any(r.group == group and r.version == version and r.crd is None for r in resources):
+            return _path_not_found()
+        return PageNotFound()
 
     def _selectors(
         self, res: Resource, query: Mapping[str, str]
@@ -463,14 +483,14 @@ class DevCluster(kmock.KubernetesEmulator):
             try:
                 return cast(dict[str, Any], await self._serve_group(request))
             except kmock.KubernetesError:
-                raise errors.path_not_found() from None
+                raise PageNotFound() from None
         if len(parts) == 3 and parts[0] == "apis":
             return await self._resource_list(parts[1], parts[2])
         return None
 
     async def _resource_list(self, group: str, version: str) -> Mapping[str, Any]:
         if not any(r.group == group and r.version == version for r in self.registry.resources()):
-            raise errors.path_not_found()
+            raise PageNotFound()
         request = rendering.Request(resource=kmock.resource(group=group, version=version))
         document = cast(dict[str, Any], await self._serve_version(request))
         document["groupVersion"] = f"{group}/{version}" if group else version  # kmock says "/v1"
@@ -495,7 +515,23 @@ class DevCluster(kmock.KubernetesEmulator):
             document = openapi.openapi_v3_document(path.removeprefix("/openapi/v3/"), crd_versions)
             if document is not None:
                 return _json(document)
-        raise errors.path_not_found()
+        raise _path_not_found()
+
+
+def _path_not_found() -> ApiError:
+    """go-restful's 404 inside a served group version, `details: {}` included."""
+    status = errors.path_not_found().status()
+    return ApiError.from_status({**status, "details": {}})
+
+
+class PageNotFound(Exception):
+    """A path the apiserver answers with plain text, as Go's `http.NotFound` does."""
+
+
+def _page_not_found() -> aiohttp.web.Response:
+    response = aiohttp.web.Response(status=404, text="404 page not found\n", content_type="text/plain")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _dumps(value: Any) -> bytes:
