@@ -1,12 +1,17 @@
-"""RBAC in the embedded API: a ServiceAccount token is authorised against the stored Roles, ClusterRoles and
-bindings, with the apiserver's semantics and its 403 message; the devcluster's own kubeconfig stays admin."""
+"""RBAC: a ServiceAccount token is authorised against the stored Roles, ClusterRoles and bindings, with the
+apiserver's semantics and its 403 message; the devcluster's own kubeconfig stays admin. Like the conformance
+module, these run against a real cluster with `IDLCM_CONFORMANCE_REAL_CLUSTER=1` (tokens from TokenRequest;
+RBAC changes take a moment to apply there, so a grant is waited for), except where marked devcluster-only."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import shutil
 import subprocess
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,14 +30,49 @@ GROUP = "rbac.authorization.k8s.io"
 _names = itertools.count()
 
 
+class Admin(Http):
+    """Raw HTTP as the cluster admin; the cluster-scoped objects a test creates are deleted after it."""
+
+    def __init__(self, api: kubernetes.client.ApiClient) -> None:
+        super().__init__(api)
+        self.cluster_scoped: list[str] = []
+
+
 @pytest.fixture
-def admin(devcluster: DevCluster, tmp_path: Path) -> Iterator[Http]:
-    config = devcluster.write_kubeconfig(tmp_path / "admin")
-    client = kubernetes.config.new_client_from_config(config_file=str(config), persist_config=False)
-    try:
-        yield Http(client)
-    finally:
-        client.close()
+def admin(api: kubernetes.client.ApiClient) -> Iterator[Admin]:
+    client = Admin(api)
+    yield client
+    for path in reversed(client.cluster_scoped):
+        client.request("DELETE", path)
+
+
+def _until(send: Callable[[], Reply], status: int, timeout: float = 10.0) -> Reply:
+    """Send until the answer has this status (a real cluster applies RBAC changes after a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = send()
+        if reply.status == status or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.1)
+
+
+def connect(admin: Admin, token: str) -> kubernetes.client.ApiClient:
+    """A client of the same cluster (its address and CA) that presents only this bearer token."""
+    config = copy.copy(admin.api.configuration)
+    config.api_key = {"authorization": token}
+    config.api_key_prefix = {"authorization": "Bearer"}
+    config.refresh_api_key_hook = None
+    config.cert_file = config.key_file = None
+    config.username = config.password = ""
+    return kubernetes.client.ApiClient(config)
+
+
+def mint(admin: Admin, namespace: str, name: str) -> str:
+    """A token of the ServiceAccount, from the TokenRequest subresource (as `kubectl create token`)."""
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
+    reply = admin.request("POST", path, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest"})
+    assert reply.status == 201, reply.body
+    return str(reply.body["status"]["token"])
 
 
 def _ok(reply: Reply) -> Any:
@@ -41,15 +81,18 @@ def _ok(reply: Reply) -> Any:
 
 
 @pytest.fixture
-def namespaces(admin: Http) -> tuple[str, str]:
-    first, second = f"rbac-a-{next(_names)}", f"rbac-b-{next(_names)}"
+def namespaces(admin: Admin) -> Iterator[tuple[str, str]]:
+    suffix = uuid.uuid4().hex[:8]
+    first, second = f"rbac-a-{suffix}", f"rbac-b-{suffix}"
     for name in (first, second):
         _ok(admin.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}}))
-    return first, second
+    yield first, second
+    for name in (first, second):
+        admin.request("DELETE", f"/api/v1/namespaces/{name}")
 
 
 @pytest.fixture
-def account(admin: Http, namespaces: tuple[str, str]) -> str:
+def account(admin: Admin, namespaces: tuple[str, str]) -> str:
     """ServiceAccount `robot` in the first namespace."""
     path = f"/api/v1/namespaces/{namespaces[0]}/serviceaccounts"
     _ok(admin.request("POST", path, {"metadata": {"name": "robot"}}))
@@ -57,26 +100,17 @@ def account(admin: Http, namespaces: tuple[str, str]) -> str:
 
 
 @pytest.fixture
-def as_account(
-    devcluster: DevCluster, namespaces: tuple[str, str], account: str, tmp_path: Path
-) -> Iterator[Http]:
-    """Raw HTTP as the ServiceAccount, with a token from the TokenRequest subresource in a kubeconfig."""
-    clients: list[kubernetes.client.ApiClient] = []
-
-    def connect(token: str) -> Http:
-        config = rbac.write_kubeconfig(devcluster.url, token, tmp_path / f"sa-{len(clients)}", namespaces[0])
-        client = kubernetes.config.new_client_from_config(config_file=str(config), persist_config=False)
-        clients.append(client)
-        return Http(client)
-
-    token = devcluster.rbac.mint(namespaces[0], account)
-    yield connect(token)
-    for client in clients:
+def as_account(admin: Admin, namespaces: tuple[str, str], account: str) -> Iterator[Http]:
+    """Raw HTTP as the ServiceAccount, with a token from the TokenRequest subresource."""
+    client = connect(admin, mint(admin, namespaces[0], account))
+    try:
+        yield Http(client)
+    finally:
         client.close()
 
 
 def _grant(
-    admin: Http,
+    admin: Admin,
     rules: list[dict[str, Any]],
     *,
     namespace: str | None,
@@ -91,6 +125,8 @@ def _grant(
         f"{RBAC}/clusterroles" if role_kind == "ClusterRole" else f"{RBAC}/namespaces/{namespace}/roles"
     )
     _ok(admin.request("POST", role_path, {"metadata": {"name": name}, "rules": rules}))
+    if role_kind == "ClusterRole":
+        admin.cluster_scoped.append(f"{role_path}/{name}")
     binding = {
         "metadata": {"name": name},
         "roleRef": {"apiGroup": GROUP, "kind": role_kind, "name": name},
@@ -100,6 +136,8 @@ def _grant(
         f"{RBAC}/clusterrolebindings" if namespace is None else f"{RBAC}/namespaces/{namespace}/rolebindings"
     )
     _ok(admin.request("POST", path, binding))
+    if namespace is None:
+        admin.cluster_scoped.append(f"{path}/{name}")
 
 
 def _denied(reply: Reply, message: str) -> None:
@@ -115,7 +153,7 @@ def _user(namespace: str) -> str:
 
 
 def test_a_role_grants_its_verbs_in_its_namespace_only(
-    admin: Http, as_account: Http, namespaces: tuple[str, str]
+    admin: Admin, as_account: Http, namespaces: tuple[str, str]
 ) -> None:
     ns, other = namespaces
     _grant(
@@ -126,10 +164,17 @@ def test_a_role_grants_its_verbs_in_its_namespace_only(
     )
     _ok(admin.request("POST", f"/api/v1/namespaces/{ns}/secrets", {"metadata": {"name": "s"}}))
     assert (
-        _ok(as_account.request("GET", f"/api/v1/namespaces/{ns}/secrets"))["items"][0]["metadata"]["name"]
+        _ok(_until(lambda: as_account.request("GET", f"/api/v1/namespaces/{ns}/secrets"), 200))["items"][0][
+            "metadata"
+        ]["name"]
         == "s"
     )
-    assert _ok(as_account.request("GET", f"/api/v1/namespaces/{ns}/secrets/s"))["metadata"]["name"] == "s"
+    assert (
+        _ok(_until(lambda: as_account.request("GET", f"/api/v1/namespaces/{ns}/secrets/s"), 200))["metadata"][
+            "name"
+        ]
+        == "s"
+    )
     _denied(
         as_account.request("GET", f"/api/v1/namespaces/{other}/secrets"),
         f'secrets is forbidden: {_user(ns)} cannot list resource "secrets" in API group "" '
@@ -157,7 +202,7 @@ def test_a_role_grants_its_verbs_in_its_namespace_only(
 
 
 def test_a_denial_has_the_apiservers_status_body(
-    admin: Http, as_account: Http, namespaces: tuple[str, str]
+    admin: Admin, as_account: Http, namespaces: tuple[str, str]
 ) -> None:
     ns = namespaces[0]
     reply = as_account.request("GET", f"/apis/idlcm.io/v1alpha1/namespaces/{ns}/integrations/crm")
@@ -175,7 +220,7 @@ def test_a_denial_has_the_apiservers_status_body(
 
 
 def test_cluster_role_binding_grants_everywhere_and_role_binding_of_a_cluster_role_only_in_its_namespace(
-    admin: Http, as_account: Http, namespaces: tuple[str, str]
+    admin: Admin, as_account: Http, namespaces: tuple[str, str]
 ) -> None:
     ns, other = namespaces
     rule = {
@@ -190,17 +235,19 @@ def test_cluster_role_binding_grants_everywhere_and_role_binding_of_a_cluster_ro
         '"customresourcedefinitions" in API group "apiextensions.k8s.io" at the cluster scope',
     )
     _grant(admin, [rule], namespace=None, subject_namespace=ns)
-    assert _ok(as_account.request("GET", crds))["items"]
+    assert _ok(_until(lambda: as_account.request("GET", crds), 200))["items"]
 
     configmaps = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}
     _grant(admin, [configmaps], namespace=other, subject_namespace=ns, cluster_role=True)
-    assert as_account.request("GET", f"/api/v1/namespaces/{other}/configmaps").status == 200
+    assert (
+        _until(lambda: as_account.request("GET", f"/api/v1/namespaces/{other}/configmaps"), 200).status == 200
+    )
     assert as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps").status == 403
     assert as_account.request("GET", "/api/v1/configmaps").status == 403
 
 
 def test_subresources_are_granted_apart_from_their_resource(
-    admin: Http, as_account: Http, namespaces: tuple[str, str]
+    admin: Admin, as_account: Http, namespaces: tuple[str, str], crds_installed: None
 ) -> None:
     ns = namespaces[0]
     base = f"/apis/idlcm.io/v1alpha1/namespaces/{ns}/integrations"
@@ -225,7 +272,12 @@ def test_subresources_are_granted_apart_from_their_resource(
     )
     patch = {"status": {"phase": "Validating"}}
     merge = "application/merge-patch+json"
-    assert as_account.request("PATCH", f"{base}/crm/status", patch, content_type=merge).status == 200
+    assert (
+        _until(
+            lambda: as_account.request("PATCH", f"{base}/crm/status", patch, content_type=merge), 200
+        ).status
+        == 200
+    )
     _denied(
         as_account.request("PATCH", f"{base}/crm", {"metadata": {"labels": {"a": "b"}}}, content_type=merge),
         f'integrations.idlcm.io "crm" is forbidden: {_user(ns)} cannot patch resource "integrations" '
@@ -243,7 +295,7 @@ def test_subresources_are_granted_apart_from_their_resource(
         namespace=ns,
         subject_namespace=ns,
     )
-    assert as_account.request("GET", f"{base}/crm").status == 200
+    assert _until(lambda: as_account.request("GET", f"{base}/crm"), 200).status == 200
     assert as_account.request("GET", f"{base}/crm/status").status == 403
     _grant(
         admin,
@@ -251,11 +303,11 @@ def test_subresources_are_granted_apart_from_their_resource(
         namespace=ns,
         subject_namespace=ns,
     )
-    assert as_account.request("GET", f"{base}/crm/status").status == 200
+    assert _until(lambda: as_account.request("GET", f"{base}/crm/status"), 200).status == 200
 
 
 def test_resource_names_limit_a_rule_to_those_objects(
-    admin: Http, as_account: Http, namespaces: tuple[str, str]
+    admin: Admin, as_account: Http, namespaces: tuple[str, str]
 ) -> None:
     ns = namespaces[0]
     for name in ("mine", "theirs"):
@@ -273,12 +325,17 @@ def test_resource_names_limit_a_rule_to_those_objects(
         namespace=ns,
         subject_namespace=ns,
     )
-    assert as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps/mine").status == 200
+    assert (
+        _until(lambda: as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps/mine"), 200).status
+        == 200
+    )
     assert as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps/theirs").status == 403
     assert as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps").status == 403  # a list names none
 
 
-def test_wildcards_and_group_subjects(admin: Http, as_account: Http, namespaces: tuple[str, str]) -> None:
+def test_wildcards_and_group_subjects(
+    admin: Admin, as_account: Http, namespaces: tuple[str, str], crds_installed: None
+) -> None:
     ns, other = namespaces
     _grant(
         admin,
@@ -293,13 +350,21 @@ def test_wildcards_and_group_subjects(admin: Http, as_account: Http, namespaces:
         ).status
         == 201
     )
-    assert as_account.request("DELETE", f"/api/v1/namespaces/{other}/configmaps/c").status == 200
-    assert as_account.request("GET", f"/apis/idlcm.io/v1alpha1/namespaces/{other}/integrations").status == 200
+    assert (
+        _until(lambda: as_account.request("DELETE", f"/api/v1/namespaces/{other}/configmaps/c"), 200).status
+        == 200
+    )
+    assert (
+        _until(
+            lambda: as_account.request("GET", f"/apis/idlcm.io/v1alpha1/namespaces/{other}/integrations"), 200
+        ).status
+        == 200
+    )
     assert as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps").status == 403
 
 
 def test_a_service_account_subject_without_namespace_in_a_role_binding_is_the_bindings_namespace(
-    admin: Http, as_account: Http, namespaces: tuple[str, str]
+    admin: Admin, as_account: Http, namespaces: tuple[str, str]
 ) -> None:
     ns, other = namespaces
     rule = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}
@@ -316,11 +381,11 @@ def test_a_service_account_subject_without_namespace_in_a_role_binding_is_the_bi
     _grant(
         admin, [rule], namespace=ns, subject_namespace=ns, subject={"kind": "ServiceAccount", "name": "robot"}
     )
-    assert as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps").status == 200
+    assert _until(lambda: as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps"), 200).status == 200
 
 
 def test_a_binding_to_a_missing_role_says_so_in_the_denial(
-    admin: Http, as_account: Http, namespaces: tuple[str, str]
+    admin: Admin, as_account: Http, namespaces: tuple[str, str]
 ) -> None:
     ns = namespaces[0]
     binding = {
@@ -342,7 +407,7 @@ def test_discovery_and_openapi_are_open_to_any_service_account(as_account: Http)
 
 
 def test_token_request_mints_a_token_that_dies_with_its_service_account(
-    admin: Http, devcluster: DevCluster, namespaces: tuple[str, str], account: str, tmp_path: Path
+    admin: Admin, namespaces: tuple[str, str], account: str
 ) -> None:
     ns = namespaces[0]
     path = f"/api/v1/namespaces/{ns}/serviceaccounts/{account}/token"
@@ -366,8 +431,7 @@ def test_token_request_mints_a_token_that_dies_with_its_service_account(
     assert missing.status == 404
     assert missing.body["message"] == 'serviceaccounts "nobody" not found'
 
-    config = rbac.write_kubeconfig(devcluster.url, token, tmp_path / "sa", ns)
-    client = kubernetes.config.new_client_from_config(config_file=str(config), persist_config=False)
+    client = connect(admin, token)
     try:
         as_account = Http(client)
         assert as_account.request("GET", "/api").status == 200
@@ -382,9 +446,8 @@ def test_token_request_mints_a_token_that_dies_with_its_service_account(
         client.close()
 
 
-def test_an_unknown_service_account_token_is_unauthorized(devcluster: DevCluster, tmp_path: Path) -> None:
-    config = rbac.write_kubeconfig(devcluster.url, rbac.TOKEN_PREFIX + "forged", tmp_path / "forged")
-    client = kubernetes.config.new_client_from_config(config_file=str(config), persist_config=False)
+def test_an_unknown_service_account_token_is_unauthorized(admin: Admin) -> None:
+    client = connect(admin, rbac.TOKEN_PREFIX + "forged")
     try:
         reply = Http(client).request("GET", "/api/v1/namespaces/default/secrets")
         assert reply.status == 401
@@ -402,8 +465,9 @@ def test_an_unknown_service_account_token_is_unauthorized(devcluster: DevCluster
 
 
 def test_the_namespaced_manifests_rbac_allows_what_the_operator_does_and_nothing_cluster_wide(
-    admin: Http, devcluster: DevCluster, tmp_path: Path
+    admin: Admin, devcluster: DevCluster, tmp_path: Path
 ) -> None:
+    """Devcluster-only (it installs into namespace `idlcm`); a minted token in a kubeconfig file."""
     root = Path(__file__).resolve().parents[2]
     rendered = subprocess.run(
         ["kubectl", "kustomize", str(root / "manifests" / "overlays" / "namespaced")],
@@ -447,11 +511,10 @@ def test_the_namespaced_manifests_rbac_allows_what_the_operator_does_and_nothing
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="the kubectl binary is not on PATH")
 def test_kubectl_create_token_mints_a_token_of_the_service_account(
-    devcluster: DevCluster, namespaces: tuple[str, str], account: str, tmp_path: Path
+    admin: Admin, kubeconfig: Path, namespaces: tuple[str, str], account: str, tmp_path: Path
 ) -> None:
     ns = namespaces[0]
-    admin = devcluster.write_kubeconfig(tmp_path / "admin")
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "KUBECONFIG": str(admin)}
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "KUBECONFIG": str(kubeconfig)}
     created = subprocess.run(
         ["kubectl", "create", "token", account, f"--namespace={ns}", "--duration=15m"],
         capture_output=True,
@@ -460,9 +523,7 @@ def test_kubectl_create_token_mints_a_token_of_the_service_account(
         timeout=60,
     )
     assert created.returncode == 0, created.stderr
-    token = created.stdout.strip()
-    config = rbac.write_kubeconfig(devcluster.url, token, tmp_path / "sa", ns)
-    client = kubernetes.config.new_client_from_config(config_file=str(config), persist_config=False)
+    client = connect(admin, created.stdout.strip())
     try:
         _denied(
             Http(client).request("GET", f"/api/v1/namespaces/{ns}/secrets"),
