@@ -19,7 +19,8 @@ from idlcm.backoff import BackoffPolicy
 from idlcm.crds import GROUP, VERSION
 from idlcm.settings import Settings
 from idlcm.validation import Validator
-from scimapp import ScimApp
+from invariants import assert_up_to_date_holds
+from scimapp import RUNNING, ScimApp
 
 # Fast retries so that the failure paths finish within a test; the logic is the production one.
 FAST = Settings(
@@ -127,6 +128,8 @@ class Cluster:
                 pytest.fail(f"timed out waiting for {plural}/{name}; last seen: {obj}")
             await asyncio.sleep(0.05)
             obj = await self.get(plural, name)
+        if plural == "integrations" and obj is not None:
+            await self.check_up_to_date(obj)  # whatever a test waited for, an UpToDate must hold
         return obj
 
     async def announced(self, name: str, until: str, timeout: float = 10.0) -> list[str]:
@@ -140,14 +143,40 @@ class Cluster:
             await asyncio.sleep(0.05)
 
     async def wait_status(self, name: str, status: str, *, timeout: float = 15.0) -> dict[str, Any]:
-        obj = await self.wait_for(
-            "integrations",
-            name,
-            lambda o: (o or {}).get("status", {}).get("status") == status,
-            timeout=timeout,
-        )
+        """Wait for this status; `UpToDate` for the current spec (observedGeneration), and then the app's
+        storage must hold what the spec declares (`invariants.assert_up_to_date_holds`)."""
+
+        def reached(o: dict[str, Any] | None) -> bool:
+            if o is None:
+                return False
+            seen = o.get("status", {})
+            if status == "UpToDate" and seen.get("observedGeneration") != o["metadata"].get("generation"):
+                return False
+            return seen.get("status") == status
+
+        obj = await self.wait_for("integrations", name, reached, timeout=timeout)
         assert obj is not None
         return obj
+
+    async def check_up_to_date(self, obj: Mapping[str, Any]) -> None:
+        """If the Integration is UpToDate and its app is a test app run here, assert the app holds what the
+        spec declares (`invariants.assert_up_to_date_holds`)."""
+        if (obj.get("status") or {}).get("status") != "UpToDate":
+            return
+        app = RUNNING.get(
+            str(((obj.get("spec") or {}).get("connector") or {}).get("scim", {}).get("baseURL"))
+        )
+        if app is None:
+            return
+        rosters: dict[str, dict[str, str]] = {}
+        for source in (obj.get("spec") or {}).get("accountsFrom") or []:
+            name = source["configMapRef"]["name"]
+            try:
+                found = await self.call(self.core.read_namespaced_config_map, name, self.namespace)
+            except kubernetes.client.ApiException:
+                continue
+            rosters[name] = dict(found.data or {})
+        assert_up_to_date_holds(obj, app, rosters)
 
 
 StatusLog = dict[str, list[str]]
