@@ -168,6 +168,10 @@ def _parser() -> argparse.ArgumentParser:
 
     crds = sub.add_parser("crds", help="print the CustomResourceDefinitions (e.g. | kubectl apply -f -)")
     crds.set_defaults(func=_crds)
+
+    from idlcm import probe
+
+    probe.add_parser(sub)
     return parser
 
 

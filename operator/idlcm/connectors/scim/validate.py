@@ -327,15 +327,15 @@ async def _schema(api: ScimApi, wanted: frozenset[str]) -> CheckResult:
     served = described.endpoints
     endpoints = "Users and Groups are served" if served is None or "/Groups" in served else "Users are served"
     detail = f"; the mapped attributes exist and are writable: {', '.join(labels)}" if labels else ""
-    sent = _profile_notes(schemas.profile_of(described.schemas or {}))
+    sent = describe_profile(schemas.profile_of(described.schemas or {}))
     message = endpoints + detail + (f"; {sent}" if sent else "")
     if notes:
         return CheckResult("schema", True, f"{message}; warnings: {'; '.join(notes)}", warning=True)
     return CheckResult("schema", True, message)
 
 
-def _profile_notes(profile: mapping.SchemaProfile) -> str:
-    """How what idlcm sends follows the app's schema, in words ('' when it is RFC 7643's core)."""
+def describe_profile(profile: mapping.SchemaProfile) -> str:
+    """How what idlcm sends follows the app's schema profile, in words ('' when it is RFC 7643's core)."""
     notes = []
     if profile.name_formatted:
         notes.append("name.formatted is required: sent, made from the name parts")
