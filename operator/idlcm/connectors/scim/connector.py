@@ -12,10 +12,11 @@ from scim2_models import Group, Resource
 
 from idlcm.connectors.auth import Credentials
 from idlcm.connectors.base import Account, Capabilities, CheckResult, Connector, check_changes
-from idlcm.connectors.errors import ConflictError, ConnectorError, NotFoundError
+from idlcm.connectors.errors import ConflictError, ConnectorError, NotFoundError, PermanentError
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
 from idlcm.connectors.scim import bulk, mapping, schemas
 from idlcm.connectors.scim.api import ScimApi
+from idlcm.connectors.scim.dialect import AttributesRefused
 from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
 
@@ -155,7 +156,10 @@ class ScimConnector:
         if attributes:
             what = f"update account {current.user_name}"
             patch = mapping.patch_for(attributes, await schemas.schema_profile(self.api), current)
-            answer, etag = await self.api.change(UserModel, current.id, patch, what, current.version)
+            try:
+                answer, etag = await self.api.change(UserModel, current.id, patch, what, current.version)
+            except AttributesRefused as refused:  # the others applied: the refused ones are not stored
+                answer, etag = refused.resource, refused.version
             if answer is None:  # (a 204): what the app holds now is read back, not assumed
                 answer = await self._read_user(current.id, what)
             result = mapping.to_account(answer, current.groups)
@@ -210,13 +214,17 @@ class ScimConnector:
         """Add accounts to a group without touching its other members."""
         if account_ids:
             patch = mapping.add_members_patch(account_ids, await schemas.schema_profile(self.api))
-            await self.api.change(Group, group_id, patch, f"add members to group {group_id}")
+            what = f"add members to group {group_id}"
+            answer, _ = await self.api.change(Group, group_id, patch, what)
+            await self._check_members(group_id, answer, account_ids, what, added=True)
 
     async def remove_members(self, group_id: str, account_ids: Sequence[str]) -> None:
         """Remove accounts from a group without touching its other members."""
         if account_ids:
             patch = mapping.remove_members_patch(account_ids)
-            await self.api.change(Group, group_id, patch, f"remove members from group {group_id}")
+            what = f"remove members from group {group_id}"
+            answer, _ = await self.api.change(Group, group_id, patch, what)
+            await self._check_members(group_id, answer, account_ids, what, added=False)
 
     # -- the details ----------------------------------------------------------------------------------------
 
@@ -226,6 +234,22 @@ class ScimConnector:
             return mapping.to_account(await self._read_user(account.id, what))
         except ConnectorError as exc:
             return exc
+
+    async def _check_members(
+        self, group_id: str, answer: Resource[Any] | None, ids: Sequence[str], what: str, *, added: bool
+    ) -> None:
+        """The group as answered (else read back) lists the members added, and not those removed; an app that
+        leaves members out of its Group answers (no `members` at all) cannot be checked this way."""
+        group: object = answer
+        if group is None:
+            group = await self.api.call(what, self.api.client.query(Group, group_id))
+        if not isinstance(group, Group) or group.members is None:
+            return  # (also an empty group may be answered without members)
+        held = {m.value for m in group.members}
+        wrong = [i for i in ids if (i in held) != added]
+        if wrong:
+            done = "add" if added else "remove"
+            raise PermanentError(f"{what}: the app did not {done} {len(wrong)} of the {len(ids)} members")
 
     async def _read_user(self, account_id: str, what: str) -> Resource[Any]:
         """The user as the app holds it now (after a write whose answer carried no resource)."""
