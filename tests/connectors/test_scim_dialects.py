@@ -17,6 +17,7 @@ from idlcm.connectors import (
 )
 from idlcm.connectors.scim import mapping
 from idlcm.connectors.scim.dialect import AttributesRefused, Needed
+from idlcm.connectors.scim.dialect import Dialect as Dialect_
 from scimdialects import Dialect, DialectApp, dialect_app, dialect_server
 
 __all__ = ["dialect_app", "dialect_server"]  # the fixtures, used by name
@@ -89,8 +90,15 @@ async def test_pages_capped_below_the_count_are_paged_by_what_came(
     assert listed == names == sorted(_stored(dialect_app))
     pages = dialect_app.requests_seen("GET", "/v2/Users")
     assert [p.query["startIndex"] for p in pages] == ["1", "51", "101"]
-    assert app_connector.api.dialect.listing == "capped"
-    assert app_connector.api.dialect.page_size == 50
+    assert app_connector.dialect.listing == "capped"
+    assert app_connector.dialect.page_size == 50
+    recorded = app_connector.api.profile()
+    assert (recorded["listing"], recorded["pageSize"], recorded["mediaType"]) == (
+        "capped",
+        50,
+        "application/scim+json",
+    )
+    assert Dialect_.from_dict(recorded) == app_connector.dialect  # what the next run starts from
 
 
 async def test_listing_that_ignores_start_index_falls_back_to_lookups(
@@ -196,6 +204,7 @@ async def test_bodies_go_as_scim_json_and_as_json_to_an_app_that_refuses_it(dial
         ("application/json", 201),
     ]
     assert sorted(_stored(dialect_app)) == ["ann", "bob", "cid"]
+    assert first.api.profile()["mediaType"] == "application/json"
 
 
 async def test_bodies_go_as_scim_json_to_an_app_that_insists(

@@ -242,6 +242,10 @@ class ScimApi:
         etag = self._capabilities is not None and self._capabilities.etag
         return {"If-Match": version} if version and etag else {}
 
+    def profile(self) -> dict[str, Any]:
+        """The app's dialect and media type as JSON-ready data (for status and the ExternalApp)."""
+        return self.dialect.to_dict(media_type=self.media.value)
+
     def need(self, needed: Needed | None) -> None:
         """Name the accounts (and groups) the coming operation needs: where the app cannot list them all,
         its listings bring these, looked up one by one (see `Needed` for what that cannot find)."""

@@ -16,7 +16,7 @@ from idlcm.connectors.errors import ConflictError, ConnectorError, NotFoundError
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
 from idlcm.connectors.scim import bulk, mapping, schemas
 from idlcm.connectors.scim.api import ScimApi
-from idlcm.connectors.scim.dialect import AttributesRefused
+from idlcm.connectors.scim.dialect import AttributesRefused, Dialect
 from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
 
@@ -63,6 +63,11 @@ class ScimConnector:
     async def capabilities(self) -> Capabilities:
         """What the app's ServiceProviderConfig says it supports (read once, then cached)."""
         return await self.api.capabilities()
+
+    @property
+    def dialect(self) -> Dialect:
+        """How the app lists and takes changes, as learnt so far (`Dialect.to_dict` for status)."""
+        return self.api.dialect
 
     async def validate(
         self, attributes: Collection[str] | None = None, *, discovery: bool = True
