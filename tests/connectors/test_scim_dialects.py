@@ -112,13 +112,8 @@ async def test_listing_that_ignores_start_index_falls_back_to_lookups(
     assert caught.value.problem_class == "MissingCapability"
     assert "ignores startIndex" in caught.value.message
 
-    app_connector.api.need(
-        Needed(
-            user_names=frozenset([*names, "nobody"]),
-            external_ids=frozenset(f"x:{n}" for n in names),
-            group_names=frozenset({"staff"}),
-        )
-    )
+    declared = [Account(user_name=n, external_id=f"x:{n}", groups=("staff",)) for n in [*names, "nobody"]]
+    app_connector.need(declared)
     listed = {a.user_name: a async for a in app_connector.list_accounts()}
     assert sorted(listed) == names == sorted(_stored(dialect_app))
     assert all(a.groups == ("staff",) for a in listed.values())

@@ -16,7 +16,7 @@ from idlcm.connectors.errors import ConflictError, ConnectorError, NotFoundError
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
 from idlcm.connectors.scim import bulk, mapping, schemas
 from idlcm.connectors.scim.api import ScimApi
-from idlcm.connectors.scim.dialect import AttributesRefused, Dialect
+from idlcm.connectors.scim.dialect import AttributesRefused, Dialect, Needed
 from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
 
@@ -76,6 +76,19 @@ class ScimConnector:
         from idlcm.connectors.scim.validate import validate
 
         return await validate(self.api, attributes, discovery=discovery)
+
+    def need(self, accounts: Collection[Account]) -> None:
+        """Name the accounts the coming operation is about (as declared, with their owner stamps): an app
+        that cannot list all its accounts (`Dialect.listing == "lookups"`) has these looked up one by one,
+        by userName and externalId, and their groups by name. Accounts it holds that are not named here
+        cannot be found there, so they are not deprovisioned: that app's limitation."""
+        self.api.need(
+            Needed(
+                user_names=frozenset(a.user_name for a in accounts),
+                external_ids=frozenset(a.external_id for a in accounts if a.external_id),
+                group_names=frozenset(g for a in accounts for g in a.groups),
+            )
+        )
 
     async def list_accounts(self) -> AsyncIterator[Account]:
         """Every account: one paginated listing at the largest page the app allows; the group memberships
