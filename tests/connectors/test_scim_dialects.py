@@ -305,3 +305,20 @@ async def test_member_changes_go_at_most_a_hundred_a_patch(
     assert all(op["op"] != "replace" for p in patches for op in p.json()["Operations"])
     [group] = dialect_app.groups()
     assert sorted(m.value for m in group.members) == sorted(ids[200:])
+
+
+async def test_conflict_without_a_scim_body_is_a_taken_user_name(
+    dialect_app: DialectApp, app_connector: ScimConnector
+) -> None:
+    created = await app_connector.create(ALICE)
+    dialect_app.faults.arm(
+        409, body=b"Conflict", content_type="text/plain", path_prefix="/Users", methods={"POST"}
+    )
+    again = await app_connector.create(ALICE)  # the same account: adopted
+    assert again.id == created.id
+    dialect_app.faults.arm(
+        409, body=b"Conflict", content_type="text/plain", path_prefix="/Users", methods={"POST"}
+    )
+    with pytest.raises(ConflictError):
+        await app_connector.create(Account(user_name="alice", external_id="emp-2"))
+    assert [u.external_id for u in dialect_app.users()] == ["emp-1"]
