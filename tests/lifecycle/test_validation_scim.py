@@ -9,7 +9,7 @@ import pytest
 
 from idlcm.backoff import BackoffPolicy
 from idlcm.settings import Settings
-from lifecycle.conftest import FAST, Cluster, OperatorFactory, spec_for
+from lifecycle.conftest import FAST, Cluster, OperatorFactory, in_app, people, spec_for
 from scimapp import ScimApp
 
 PATIENT = Settings(
@@ -18,8 +18,26 @@ PATIENT = Settings(
     field_validation="Strict",
     seed=7,
 )
-APP_CHECKS = ["credentials", "connectivity", "tls", "authentication", "discovery", "schema", "capabilities"]
-QUICK_CHECKS = ["spec", "credentials", "connectivity", "tls", "authentication", "schema", "capabilities"]
+APP_CHECKS = [
+    "credentials",
+    "connectivity",
+    "tls",
+    "authentication",
+    "listing",
+    "discovery",
+    "schema",
+    "capabilities",
+]
+QUICK_CHECKS = [
+    "spec",
+    "credentials",
+    "connectivity",
+    "tls",
+    "authentication",
+    "listing",
+    "schema",
+    "capabilities",
+]
 
 
 def suspended(app: ScimApp, **extra: Any) -> dict[str, Any]:
@@ -61,6 +79,37 @@ async def test_the_first_integration_validates_the_app_then_itself(
     assert (await cluster.announced("crm-ops", "Validated"))[:2] == ["Validating", "Validated"]
     assert checks(ops) == {name: "Passed" for name in QUICK_CHECKS}
     assert not scim_app.requests.select("GET", "/v2/ResourceTypes/")  # no discovery run the second time
+
+
+async def test_a_less_conformant_app_is_validated_with_warnings_and_provisioned(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    # As django-scim2 answers: no by-id discovery routes (HTML 404s), and no /Schemas at all.
+    html = {"status": 404, "body": "<h1>Not Found</h1>", "content_type": "text/html", "times": None}
+    scim_app.faults.arm(**html, path_prefix="/ResourceTypes/")
+    scim_app.faults.arm(**html, path_prefix="/Schemas")
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    await operator(FAST)
+    await cluster.create_integration("crm-sales", spec_for(scim_app, *people("ada", "bob")))
+
+    done = await cluster.wait_status("crm-sales", "UpToDate")
+
+    assert "UnderReview" not in await cluster.announced("crm-sales", "UpToDate")
+    assert {k: v for k, v in checks(done).items() if v == "Warning"} == {
+        "discovery": "Warning",
+        "schema": "Warning",
+    }
+    schema = next(c for c in done["status"]["validation"]["checks"] if c["name"] == "schema")
+    assert "RFC 7643's core schemas assumed" in schema["message"]
+    app = await cluster.get("externalapps", "acme-crm")
+    assert app is not None
+    assert app["status"]["state"] == "Validated"
+    assert {f["name"] for f in app["status"]["findings"] if f["result"] == "Warning"} == {
+        "discovery",
+        "schema",
+    }
+    assert "with warnings" in app["status"]["message"]
+    assert sorted(in_app(scim_app)) == ["ada@example.com", "bob@example.com"]
 
 
 @pytest.mark.parametrize(
