@@ -331,6 +331,18 @@ def test_resource_names_limit_a_rule_to_those_objects(
     )
     assert as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps/theirs").status == 403
     assert as_account.request("GET", f"/api/v1/namespaces/{ns}/configmaps").status == 403  # a list names none
+    # A list or watch selecting one object by name is a request for that name (the apiserver's RequestInfo).
+    configmaps = f"/api/v1/namespaces/{ns}/configmaps"
+    one = as_account.request("GET", configmaps, query={"fieldSelector": "metadata.name=mine"})
+    assert one.status == 200
+    assert [c["metadata"]["name"] for c in one.body["items"]] == ["mine"]
+    _denied(
+        as_account.request("GET", configmaps, query={"fieldSelector": "metadata.name=theirs"}),
+        f'configmaps "theirs" is forbidden: {_user(ns)} cannot list resource "configmaps" in API group "" '
+        f'in the namespace "{ns}"',
+    )
+    watch = {"fieldSelector": "metadata.name=mine", "watch": "true", "timeoutSeconds": "1"}
+    assert as_account.request("GET", configmaps, query=watch).status == 403  # `watch` is not granted
 
 
 def test_wildcards_and_group_subjects(

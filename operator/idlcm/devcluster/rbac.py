@@ -122,6 +122,8 @@ class Authorizer:
         if user is None:
             return
         verb = verb_of(method, name is not None, query.get("watch") in ("true", "1"))
+        if verb in ("list", "watch") and name is None:
+            name = _selected_name(query.get("fieldSelector", ""))  # as RequestInfo: one object watched
         if res == NAMESPACES and name is not None:
             namespace = name  # the apiserver's RequestInfo: a namespace is its own namespace
         attrs = Attributes(verb, res, namespace or "", name or "", subresource or "")
@@ -181,6 +183,15 @@ class Authorizer:
             if any(rule_allows(rule, attrs) for rule in role.get("rules") or ()):
                 return True, []
         return False, failures
+
+
+def _selected_name(selector: str) -> str | None:
+    """The name a field selector requires exactly (`metadata.name=x`), if it does."""
+    for term in selector.split(","):
+        key, sep, value = term.partition("==") if "==" in term else term.partition("=")
+        if sep and key.strip() == "metadata.name" and not key.endswith("!") and value.strip():
+            return value.strip()
+    return None
 
 
 def _applies_to(binding: Mapping[str, Any], user: ServiceAccountUser, namespace: str) -> bool:
