@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -446,3 +447,23 @@ async def test_a_read_only_external_id_fails_validation_with_the_reason(
     assert (schema.passed, schema.problem_class) == (False, "SchemaIncompatible")
     assert "externalId is readOnly" in schema.message
     assert "owner stamp cannot be stored" in schema.message
+
+
+async def test_a_conformance_run_that_breaks_is_a_warning_not_a_review(quirky: QuirkyApp) -> None:
+    def observe(method: str, code: str, seconds: float) -> None:
+        if threading.current_thread() is not threading.main_thread():  # the conformance run's thread only
+            raise RuntimeError("the conformance tool broke")
+
+    connector = ScimConnector(
+        quirky.base_url, BearerAuth(quirky.token), Tls(insecure=True), timeout=5.0, observe=observe
+    )
+    try:
+        checks = await _checks(connector)
+    finally:
+        await connector.aclose()
+
+    discovery = checks["discovery"]
+    assert discovery.passed
+    assert discovery.warning
+    assert "the conformance tool broke" in discovery.message
+    assert all(c.passed for c in checks.values())
