@@ -394,9 +394,14 @@ class ScimApi:
                 f"{why}: accounts are looked up one by one by userName and owner stamp; an account of the "
                 "app that the spec no longer names cannot be found, so it is not deprovisioned",
             )
-        if self.needed is None:
+        if self.needed is None or not (await self.capabilities()).filter:
+            lacking = (
+                "no accounts were named to look up"
+                if self.needed is None
+                else "it offers no filter to look up"
+            )
             raise NeedsHumanError(
-                f"{what}: the app cannot list all its {kind}s ({why}), and no accounts were named to look up",
+                f"{what}: the app cannot list all its {kind}s ({why}), and {lacking}",
                 problem_class="MissingCapability",
             )
         lookups = self.needed.lookups(kind)
