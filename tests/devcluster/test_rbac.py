@@ -544,3 +544,18 @@ def test_kubectl_create_token_mints_a_token_of_the_service_account(
         )
     finally:
         client.close()
+
+
+def test_the_token_subresource_is_discovered_as_tokenrequest_and_only_created(
+    admin: Admin, namespaces: tuple[str, str], account: str
+) -> None:
+    entries = {r["name"]: r for r in _ok(admin.request("GET", "/api/v1"))["resources"]}
+    token = entries["serviceaccounts/token"]
+    assert (token["group"], token["version"], token["kind"]) == (
+        "authentication.k8s.io",
+        "v1",
+        "TokenRequest",
+    )
+    assert token["verbs"] == ["create"]
+    reply = admin.request("GET", f"/api/v1/namespaces/{namespaces[0]}/serviceaccounts/{account}/token")
+    assert (reply.status, reply.body["reason"]) == (405, "MethodNotAllowed")

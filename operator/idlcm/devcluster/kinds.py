@@ -81,6 +81,16 @@ RESOURCES = (
     CLUSTERROLEBINDINGS,
 )
 
+SUBRESOURCE_DISCOVERY: dict[tuple[str, str], dict[str, object]] = {
+    # What discovery says of subresources that are not get/patch/update of the object itself.
+    ("", "serviceaccounts/token"): {
+        "group": "authentication.k8s.io",
+        "version": "v1",
+        "kind": "TokenRequest",
+        "verbs": ["create"],
+    },
+}
+
 Cause = tuple[str, str, str]  # (reason, field, message), as errors.invalid takes them
 
 

@@ -243,7 +243,14 @@ class DevCluster(kmock.KubernetesEmulator):
                 raise errors.not_found(res, target.name)
             raise _path_not_found()
         self.rbac.authorize(user, raw.method, query, res, target.namespace, target.name, target.subresource)
-        if target.subresource == "token" and target.name is not None and raw.method == "POST":
+        if target.subresource == "token" and target.name is not None:
+            if raw.method != "POST":
+                raise ApiError(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                    {},
+                )
             token = self.rbac.token_request(target.namespace or "", target.name, _decode_object(raw, body))
             return _json(token, 201)
         method = raw.method
@@ -500,6 +507,7 @@ class DevCluster(kmock.KubernetesEmulator):
                 entry["singularName"] = ""
                 entry["shortNames"] = []
                 entry["categories"] = []
+                entry.update(kinds.SUBRESOURCE_DISCOVERY.get((group, entry["name"]), {}))
             else:
                 entry["verbs"] = sorted(entry["verbs"])
                 entry["shortNames"] = sorted(entry["shortNames"])
