@@ -10,6 +10,7 @@ import dataclasses
 import pytest
 
 from idlcm.connectors import Account, ScimConnector
+from idlcm.connectors.errors import PermanentError
 from idlcm.plan import unstored
 from scimapp import ScimApp, Storing
 
@@ -72,3 +73,22 @@ def test_legitimate_normalisation_is_no_difference() -> None:
         "external_id",
         "email",
     ]
+
+
+async def test_members_the_app_did_not_add_are_an_error(connector: ScimConnector, scim_app: ScimApp) -> None:
+    ids = [str((await connector.create(Account(user_name=f"u{i}"))).id) for i in range(2)]
+    group_id = await connector.ensure_group("staff")
+    await connector.add_members(group_id, ids[:1])
+    # The app answers 200 with the group as it was: the second member was not stored.
+    group = next(g for g in scim_app.groups() if g.id == group_id)
+    body = group.model_dump_json(by_alias=True, exclude_none=True)
+    scim_app.faults.arm(200, body=body, methods={"PATCH"}, path_prefix="/Groups/")
+    with pytest.raises(PermanentError, match="did not add 1 of the 1 members"):
+        await connector.add_members(group_id, ids[1:])
+    # Answered 204 without a body (and not stored): the group read back shows it.
+    scim_app.faults.arm(204, body=b"", methods={"PATCH"}, path_prefix="/Groups/")
+    with pytest.raises(PermanentError, match="did not add"):
+        await connector.add_members(group_id, ids[1:])
+    await connector.add_members(group_id, ids[1:])  # stored: no error
+    await connector.remove_members(group_id, ids)
+    assert [g.members or [] for g in scim_app.groups()] == [[]]
