@@ -17,7 +17,7 @@ from idlcm.connectors import (
 )
 from idlcm.connectors.scim import mapping
 from idlcm.connectors.scim.dialect import AttributesRefused, Needed
-from idlcm.connectors.scim.dialect import Dialect as Dialect_
+from idlcm.connectors.scim.dialect import Dialect as Learnt
 from scimdialects import Dialect, DialectApp, dialect_app, dialect_server
 
 __all__ = ["dialect_app", "dialect_server"]  # the fixtures, used by name
@@ -98,7 +98,7 @@ async def test_pages_capped_below_the_count_are_paged_by_what_came(
         50,
         "application/scim+json",
     )
-    assert Dialect_.from_dict(recorded) == app_connector.dialect  # what the next run starts from
+    assert Learnt.from_dict(recorded) == app_connector.dialect  # what the next run starts from
 
 
 async def test_listing_that_ignores_start_index_falls_back_to_lookups(
@@ -200,6 +200,21 @@ async def test_bodies_go_as_scim_json_and_as_json_to_an_app_that_refuses_it(dial
     ]
     assert sorted(_stored(dialect_app)) == ["ann", "bob", "cid"]
     assert first.api.profile()["mediaType"] == "application/json"
+    # The app now insists on SCIM's own type (upgraded): one 415, and SCIM's own type from then on.
+    dialect_app.dialect = Dialect(only_media_type="application/scim+json")
+    dialect_app.seen.clear()
+    later = _connector(dialect_app)
+    try:
+        await later.create(Account(user_name="dan"))
+        await later.create(Account(user_name="eve"))
+    finally:
+        await later.aclose()
+    assert [(p.content_type, p.status) for p in dialect_app.requests_seen("POST", "/v2/Users")] == [
+        ("application/json", 415),
+        ("application/scim+json", 201),
+        ("application/scim+json", 201),
+    ]
+    assert sorted(_stored(dialect_app)) == ["ann", "bob", "cid", "dan", "eve"]
 
 
 async def test_bodies_go_as_scim_json_to_an_app_that_insists(

@@ -155,8 +155,8 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
     """Admits each request through the rate limiter and reads the whole answer, refusing one past the cap;
     a 429 or 503 with Retry-After pauses every request to the app for that long.
 
-    With a `media` type, JSON request bodies go out as that type; an app answering 415 to SCIM's own gets
-    the same request again as plain JSON, and plain JSON from then on."""
+    With a `media` type, JSON request bodies go out as that type; an app answering 415 gets the same
+    request once more as the other JSON type (SCIM's own or plain JSON), and that type from then on."""
 
     def __init__(
         self,
@@ -179,11 +179,11 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         sent_as = media.value
         request.headers["Content-Type"] = sent_as
         answer = await self._send(request)
-        if answer.status_code != 415 or sent_as != SCIM_JSON:
+        if answer.status_code != 415:
             return answer
-        media.value = PLAIN_JSON  # (a concurrent request may have learnt it already: the same lesson)
+        other = PLAIN_JSON if sent_as == SCIM_JSON else SCIM_JSON
         headers = request.headers.copy()
-        headers["Content-Type"] = PLAIN_JSON
+        headers["Content-Type"] = other
         again = httpx2.Request(
             request.method,
             request.url,
@@ -191,7 +191,10 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
             content=request.content,
             extensions=request.extensions,
         )
-        return await self._send(again)
+        retried = await self._send(again)
+        if retried.status_code != 415:
+            media.value = other  # (a concurrent request may have learnt it already: the same lesson)
+        return retried
 
     async def _send(self, request: httpx2.Request) -> httpx2.Response:
         async with self._limiter.slot() as waited:
