@@ -36,7 +36,7 @@ def readme_commands() -> list[str]:
     prose = re.sub(r"```.*?```", "", text, flags=re.S)
     for span in re.findall(r"`([^`]+)`", prose):
         command = " ".join(span.split())  # a span may wrap over two lines
-        if command in ("kubectl apply -f", "kubectl apply -k"):
+        if command in ("kubectl apply", "kubectl apply -f", "kubectl apply -k"):
             continue  # the verb named in a sentence, not a command to type
         if command.startswith("kubectl apply") or command.startswith("idlcm crds |"):
             commands.append(command)
