@@ -142,7 +142,8 @@ async def _authentication(api: ScimApi) -> tuple[CheckResult, CheckResult]:
         )
     if oauth:
         return CheckResult("authentication", True, "the token endpoint issued a token"), listing
-    return _skipped("authentication", "not judged: the listing failed otherwise"), listing
+    unjudged = "not judged: the listing failed before the app said whether it accepts the credentials"
+    return CheckResult("authentication", False, unjudged, skipped=True), listing
 
 
 class _ReadOnly(httpx2.BaseTransport):
