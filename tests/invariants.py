@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from idlcm.api.spec import IntegrationSpec
-from idlcm.plan import Owner
+from idlcm.plan import Owner, refusal_key
 from idlcm.roster import parse_roster
 from scimapp import ScimApp
 
@@ -31,6 +31,18 @@ def declared(spec: IntegrationSpec, rosters: Mapping[str, Mapping[str, str]]) ->
             )
             accounts.extend(roster.accounts)
     return accounts
+
+
+FIELDS = {
+    "displayName": "display_name",
+    "givenName": "given_name",
+    "familyName": "family_name",
+    "email": "email",
+    "active": "active",
+    "title": "title",
+    "department": "department",
+}
+"""The account attribute of each name `held` and `wanted` use."""
 
 
 def held(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,6 +86,7 @@ def app_differences(
     users = [u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in app.users()]
     groups = [g.model_dump(mode="json", by_alias=True, exclude_none=True) for g in app.groups()]
     problems: list[str] = []
+    computed = set(((integration.get("status") or {}).get("notStored") or {}).get("computed") or ())
     member_of: dict[str, list[str]] = {}
     for group in groups:
         values = [m.get("value") for m in group.get("members") or []]
@@ -99,7 +112,9 @@ def app_differences(
             )
         have, should = held(user), wanted(account)
         for attribute in should:
-            if have[attribute] != should[attribute]:
+            # An attribute the spec leaves unset that the app filled itself, as the status says it did.
+            apps_own = refusal_key(account.user_name, FIELDS[attribute], None) in computed
+            if have[attribute] != should[attribute] and not (should[attribute] is None and apps_own):
                 app_value, spec_value = have[attribute], should[attribute]
                 problems.append(
                     f"{account.user_name}: {attribute} {app_value!r} in the app, {spec_value!r} declared"

@@ -78,6 +78,8 @@ class Outcome:
     operations it failed in: an account failing in two steps is one failed account."""
     unstored: list[Unstored] = dataclasses.field(default_factory=list)
     """Attributes the app did not store as sent (found after a write, or known from an earlier one)."""
+    computed: set[str] = dataclasses.field(default_factory=set)
+    """`plan.refusal_key`s of attributes the spec leaves unset that the app filled itself at a create."""
     joined: dict[str, set[str]] = dataclasses.field(default_factory=dict)
     """Group name -> ids of accounts the creates already added to it (the group step must not again)."""
 
@@ -163,6 +165,7 @@ async def apply(plan: Plan, connector: Connector, *, concurrency: int) -> Outcom
         outcome._failed(conflict.user_name, "Create")
         outcome._keep(Failure(conflict.user_name, "Create", conflict.reason, 409))
     outcome.record_unstored("Update", plan.refused, known=True)
+    outcome.computed.update(plan.computed)
 
     if plan.creates:
         results = await connector.create_many(plan.creates)
@@ -175,7 +178,10 @@ async def apply(plan: Plan, connector: Connector, *, concurrency: int) -> Outcom
                 outcome.ids[account.user_name.casefold()] = result.id
                 for group in result.groups:
                     outcome.joined.setdefault(group, set()).add(result.id)
-            outcome.record_unstored("Create", unstored(account, result))
+            found = unstored(account, result)
+            # Not sent, yet held: the app made it (displayName from the name parts); not a failure.
+            outcome.computed.update(u.key for u in found if u.sent is None)
+            outcome.record_unstored("Create", [u for u in found if u.sent is not None])
 
     actions: list[tuple[str, str, str, Account, Collection[str], Callable[[], Awaitable[Any]]]] = [
         *(

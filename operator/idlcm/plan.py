@@ -155,7 +155,8 @@ def unstored(sent: Account, held: Account, attributes: Iterable[str] = COMPARED)
 @dataclass(frozen=True)
 class Plan:
     """What to do in the app; `already_deactivated` counts owned, undeclared accounts already inactive;
-    `refused` the changes left out because the app did not store them when last sent (still reported)."""
+    `refused` the changes left out because the app did not store them when last sent (still reported);
+    `computed` the keys of the removals left out since the app computes that attribute itself."""
 
     creates: list[Account]
     updates: list[Change]
@@ -166,6 +167,7 @@ class Plan:
     unchanged: int = 0
     already_deactivated: int = 0
     refused: tuple[Unstored, ...] = ()
+    computed: tuple[str, ...] = ()
 
     @property
     def deprovision_count(self) -> int:
@@ -235,11 +237,14 @@ def plan(
     mode: Literal["Deactivate", "Delete"],
     adopt_existing: bool,
     refused: Collection[str] = (),
+    computed: Collection[str] = (),
 ) -> Plan:
     """The actions that make `owner`'s accounts in the app (`actual`, as read just now) equal `desired`.
 
     `refused` holds `refusal_key`s of changes the app did not store when last sent: an owned account's change
-    with such a key is not sent again but kept in `Plan.refused` (the account is not at the spec)."""
+    with such a key is not sent again but kept in `Plan.refused` (the account is not at the spec). `computed`
+    holds the keys of attributes the spec leaves unset and the app filled itself when the account was created
+    (django-scim2 makes displayName from the name parts): not the spec's to remove, they are left alone."""
     _check_unique(d.user_name for d in desired)
     held = list(actual)
     by_external_id: dict[str, list[Account]] = defaultdict(list)
@@ -257,6 +262,7 @@ def plan(
     result = Plan([], [], [], [], [], [])
     unchanged = 0
     known: list[Unstored] = []
+    kept: list[str] = []
     spoken_for: set[int] = set()  # id() of accounts matched or in a conflict: never deprovisioned
     for target in targets:
         by_id = by_external_id.get(target.external_id or "", [])
@@ -276,14 +282,18 @@ def plan(
             reason = f"the userName is held by this Integration's account of {claimer.user_name!r}" + _RETRIED
         elif owner.owns(current.external_id):
             left_out: list[Unstored] = []
-            if refused and changes:
+            if (refused or computed) and changes:
+                keys = {k: refusal_key(target.user_name, k, v) for k, v in changes.items()}
                 left_out = [
                     Unstored(target.user_name, k, v, _blank_to_none(getattr(current, k)))
                     for k, v in changes.items()
-                    if refusal_key(target.user_name, k, v) in refused
+                    if keys[k] in refused
                 ]
+                apps_own = [k for k, v in changes.items() if v is None and keys[k] in computed]
                 known.extend(left_out)
-                changes = {k: v for k, v in changes.items() if k not in {u.attribute for u in left_out}}
+                kept.extend(keys[k] for k in apps_own)
+                dropped = {u.attribute for u in left_out} | set(apps_own)
+                changes = {k: v for k, v in changes.items() if k not in dropped}
             if changes:
                 result.updates.append(Change(current, changes))
             elif not left_out:
@@ -309,7 +319,13 @@ def plan(
             result.deactivations.append(account)
         else:
             already_deactivated += 1
-    return replace(result, unchanged=unchanged, already_deactivated=already_deactivated, refused=tuple(known))
+    return replace(
+        result,
+        unchanged=unchanged,
+        already_deactivated=already_deactivated,
+        refused=tuple(known),
+        computed=tuple(kept),
+    )
 
 
 @dataclass(frozen=True)

@@ -450,6 +450,7 @@ class Reconciler:
             mode=spec.deprovision.mode,
             adopt_existing=spec.sync.adopt_existing,
             refused=_refused(reporter.status, basis),
+            computed=_computed(reporter.status),
         )
         if spec.dry_run:
             await self._dry_run(reporter, plan)
@@ -772,9 +773,22 @@ def _refused(status: Mapping[str, Any], basis: str) -> frozenset[str]:
     return frozenset(str(k) for k in memory.get("keys") or ())
 
 
+def _computed(status: Mapping[str, Any]) -> frozenset[str]:
+    """The attributes the app filled itself at a create (kept whatever the basis: the app does so again)."""
+    memory = status.get("notStored") or {}
+    return (
+        frozenset(str(k) for k in memory.get("computed") or ())
+        if isinstance(memory, Mapping)
+        else frozenset()
+    )
+
+
 def _not_stored(outcome: operations.Outcome, basis: str) -> dict[str, Any] | None:
     keys = sorted({u.key for u in outcome.unstored})[:MAX_NOT_STORED]
-    return {"basis": basis, "keys": keys} if keys else None
+    computed = sorted(outcome.computed)[:MAX_NOT_STORED]
+    if not keys and not computed:
+        return None
+    return {"basis": basis, "keys": keys, "computed": computed}
 
 
 _APP_STATES = {"Passed": "Validated", "Failed": "ValidationFailed", "NeedsReview": "UnderReview"}

@@ -97,6 +97,25 @@ async def test_a_rewritten_display_name_is_reported_with_both_values(
     assert "displayName: 1 account" in obj["status"]["message"]
 
 
+async def test_an_undeclared_attribute_the_app_fills_itself_is_left_alone(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    # django-scim2 makes displayName from the name parts; the spec declares none: not idlcm's to remove.
+    scim_app.storing = Storing(display_name_from_name=True)
+    await start(cluster, operator, scim_app)
+    ann = {"userName": "ann@example.com", "givenName": "Ann", "familyName": "Lee"}
+    await cluster.create_integration("crm", spec_for(scim_app, ann, sync={"interval": "1s"}))
+    obj = await cluster.wait_status("crm", "UpToDate", timeout=20)
+    assert in_app(scim_app)["ann@example.com"]["displayName"] == "Ann Lee"
+    assert len(obj["status"]["notStored"]["computed"]) == 1
+
+    # The next syncs leave it alone (no PATCH) and stay UpToDate.
+    again = await operation_after(cluster, obj["status"]["lastOperation"]["endTime"])
+    assert again["status"]["status"] == "UpToDate"
+    assert again["status"]["lastOperation"]["type"] == "Sync"
+    assert user_patches(scim_app) == []
+
+
 @pytest.mark.parametrize("bulk", [True, False])
 async def test_each_group_member_is_added_once(
     cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp, bulk: bool

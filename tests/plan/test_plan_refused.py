@@ -57,3 +57,23 @@ def test_unstored_compares_as_scim_does() -> None:
     [one] = unstored(sent, held("ann@example.com", email="ann@example.com", title="lead"))
     assert (one.attribute, one.sent, one.held) == ("title", "Lead", "lead")  # title is case-exact
     assert one.key == refusal_key("ann@example.com", "title", "Lead")
+
+
+def test_an_attribute_the_app_fills_itself_is_left_alone_while_undeclared() -> None:
+    computed = {refusal_key("ann", "display_name", None)}
+    actual = [held("ann", display_name="Ann Lee", title="Old")]
+    result = plan(
+        [declared("ann")], actual, owner=OWNER, mode="Deactivate", adopt_existing=False, computed=computed
+    )
+    # The app's displayName stays; the title the spec no longer declares is still removed.
+    assert [c.changes for c in result.updates] == [{"title": None}]
+    assert result.computed == (refusal_key("ann", "display_name", None),)
+    declared_name = plan(
+        [declared("ann", displayName="Ann")],
+        actual,
+        owner=OWNER,
+        mode="Deactivate",
+        adopt_existing=False,
+        computed=computed,
+    )
+    assert [c.changes for c in declared_name.updates] == [{"display_name": "Ann", "title": None}]
