@@ -4,7 +4,9 @@ kopf's own endpoint answers 200 as soon as the startup handlers ran, while its w
 stalled (forbidden listings retried for a minute): a pod was ready and nothing was watched. Here the answer
 is 200 only once every watch idlcm depends on (Integrations, Secrets, ConfigMaps, in each namespace served, or
 cluster-wide) has listed its objects once, i.e. kopf streams events for them. It stays 200 from then on while
-the event loop runs (kopf restarts a broken stream itself); that is also what liveness needs.
+the event loop runs (kopf restarts a broken stream itself); that is also what liveness needs. A replica that
+kopf's peering has paused for an active peer also answers 200, saying it stands by (`"standby": true`): it
+watches nothing on purpose, and a 503 would have it restarted or hold up a rolling update for ever.
 
 kopf has no public signal for "this watch has listed": its watch stream yields a `LISTED` bookmark after the
 initial listing, which `track()` notes for the operator whose settings it is given. kopf is pinned
@@ -25,6 +27,7 @@ from kopf._cogs.configs.configuration import OperatorSettings
 
 logger = logging.getLogger(__name__)
 
+PEERING_GROUP = "kopf.dev"
 WatchKey = tuple[str, str, str | None]
 """(API group, plural, namespace or None for cluster-wide) of one watch stream."""
 
@@ -38,15 +41,27 @@ class Watches:
             (group, plural, ns) for group, plural in resources for ns in scopes
         )
         self.listed: set[WatchKey] = set()
+        self.pauses: list[Any] = []
+        """kopf's pause toggles of the streams (on while peering makes this replica stand by)."""
+        self.peering_listed = False
+        """Whether kopf's peering object stream has listed (before that, a pause is kopf not knowing yet)."""
 
     @property
     def running(self) -> bool:
         return self.expected <= self.listed
 
+    @property
+    def standing_by(self) -> bool:
+        """Paused by kopf's peering for a peer, once kopf has read the peering object (with `--peering`,
+        kopf keeps every watch paused from the start until it has seen that object)."""
+        return self.peering_listed and any(pause.is_on() for pause in self.pauses)
+
     def missing(self) -> list[WatchKey]:
         return sorted(self.expected - self.listed, key=str)
 
     def note(self, key: WatchKey) -> None:
+        if key[0] == PEERING_GROUP:
+            self.peering_listed = True
         if key in self.expected and key not in self.listed:
             self.listed.add(key)
             if self.running:
@@ -77,6 +92,9 @@ def _watch(*, settings: OperatorSettings, resource: Any, namespace: Any, **kwarg
     found = _tracked.get(id(settings))
     if found is None or found[0] is not settings:
         return stream
+    paused = kwargs.get("operator_paused")
+    if paused is not None and all(p is not paused for p in found[1].pauses):
+        found[1].pauses.append(paused)
     return _noting(stream, found[1], (resource.group, resource.plural, namespace))
 
 
@@ -89,7 +107,8 @@ async def _noting(stream: Any, watches: Watches, key: WatchKey) -> AsyncIterator
 
 
 class Endpoint:
-    """The HTTP endpoint: GET <path> answers 200 when the watches run, else 503 naming what is missing."""
+    """The HTTP endpoint: GET <path> answers 200 when the watches run (or the replica stands by for a peer),
+    else 503 naming the watches that have not listed yet."""
 
     def __init__(self, url: str, watches: Watches) -> None:
         parts = urllib.parse.urlsplit(url)
@@ -114,6 +133,8 @@ class Endpoint:
             self._runner = None
 
     async def _answer(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        if self.watches.standing_by:
+            return aiohttp.web.json_response({"watching": False, "standby": True})
         if self.watches.running:
             return aiohttp.web.json_response({"watching": True})
         missing = [f"{plural}.{group or 'core'}@{ns or '*'}" for group, plural, ns in self.watches.missing()]

@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import kubernetes.client
 import pytest
@@ -25,6 +26,9 @@ from lifecycle.conftest import FAST, Cluster, spec_for
 from scimapp import ScimApp, free_port
 
 REQUEST_LINE = re.compile(rb"(?:^|\r\n)(?:GET|POST|PUT|PATCH|DELETE) (\S+) HTTP/1\.1\r\n")
+
+
+PEERING_CRDS = Path(__file__).parents[2] / "manifests" / "base" / "kopf-peering-crds.yaml"
 
 
 class GatedProxy:
@@ -105,12 +109,18 @@ def health(url: str) -> tuple[int, dict[str, object]]:
 
 @contextlib.asynccontextmanager
 async def namespaced_operator(
-    config: kubernetes.client.Configuration, namespace: str, liveness: str
+    config: kubernetes.client.Configuration, namespace: str, liveness: str, **options: Any
 ) -> AsyncIterator[None]:
     """The operator for `namespace` only, in its own thread and loop, until the block ends."""
     flag, ready = threading.Event(), threading.Event()
     coro = runner.run(
-        config, namespaces=(namespace,), liveness=liveness, settings=FAST, stop_flag=flag, ready_flag=ready
+        config,
+        namespaces=(namespace,),
+        liveness=liveness,
+        settings=FAST,
+        stop_flag=flag,
+        ready_flag=ready,
+        **options,
     )
     thread = threading.Thread(target=asyncio.run, args=(coro,), name="operator", daemon=True)
     thread.start()
@@ -183,3 +193,22 @@ async def test_namespaced_start_logs_no_error_and_handles_an_integration_at_once
     assert not errors, [r.getMessage() for r in errors]
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert not [w for w in warnings if "permission" in w.lower() or "forbidden" in w.lower()], warnings
+
+
+async def test_a_replica_standing_by_for_its_peer_answers_200_and_says_so(
+    embedded: kubernetes.client.Configuration, cluster: Cluster
+) -> None:
+    # A 503 from a paused standby would fail its probes (restarts) and hold up a rolling update for ever.
+    extensions = kubernetes.client.ApiextensionsV1Api(cluster.client)
+    for crd in yaml.safe_load_all(PEERING_CRDS.read_text()):
+        if crd:
+            await cluster.call(extensions.create_custom_resource_definition, crd)
+    active, standby = (f"http://127.0.0.1:{free_port()}/healthz" for _ in range(2))
+    peering = {"peering": "idlcm"}
+
+    async with namespaced_operator(embedded, cluster.namespace, active, priority=10, **peering):
+        await wait_until(lambda: health(active) == (200, {"watching": True}), 60, "the first replica watches")
+        async with namespaced_operator(embedded, cluster.namespace, standby, priority=1, **peering):
+            expected = (200, {"watching": False, "standby": True})
+            await wait_until(lambda: health(standby) == expected, 60, "the second replica stands by")
+            assert health(active) == (200, {"watching": True})
