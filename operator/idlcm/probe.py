@@ -31,6 +31,10 @@ ONE_PAGE = (
 )
 
 
+CHECKS = ("connectivity", "tls", "authentication", "listing", "discovery", "schema", "capabilities")
+"""Every check a probe runs, in order."""
+
+
 class ProbeError(Exception):
     """A problem with the command line or what it names (a file, an Integration); printed, exit code 1."""
 
@@ -95,6 +99,8 @@ class Profile:
         """What the probe could not check."""
         out = [NOT_WRITTEN, ONE_PAGE]
         out.extend(f"{c.name}: {c.message}" for c in self.checks if c.skipped)
+        ran = {c.name for c in self.checks}
+        out.extend(f"{name}: not run: an earlier check failed" for name in CHECKS if name not in ran)
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -171,6 +171,21 @@ def test_an_unavailable_app_exits_1(
     _only_reads(scim_app)
 
 
+def test_an_unreachable_app_exits_1_and_lists_what_was_not_checked(
+    tmp_path: Path, unused_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = _file(tmp_path, "token", "t0ken-abcdef")
+
+    code, out, _ = _probe(
+        capsys, "--url", f"http://127.0.0.1:{unused_port}/v2", "--token-file", token, "--insecure"
+    )
+
+    assert code == 1
+    assert "connectivity    Failed" in out
+    for name in ("tls", "authentication", "listing", "discovery", "schema", "capabilities"):
+        assert f"  - {name}: not run" in out, name
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
