@@ -299,7 +299,16 @@ def django_server(
         )
         if migrate.returncode != 0:
             pytest.fail(f"{name}: migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
-        command = [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload"]
+        # migrate has just run the system checks: the server need not run them again.
+        command = [
+            sys.executable,
+            "-m",
+            "django",
+            "runserver",
+            f"127.0.0.1:{port}",
+            "--noreload",
+            "--skip-checks",
+        ]
         with started(name, command, project, env, tmp / "server.log") as process:
             yield process, {"port": port, "token": token, "db": db, "log": tmp / "server.log"}
 

@@ -45,7 +45,7 @@ async def test_a_title_the_app_does_not_store_is_named_and_not_uptodate(
 async def test_an_update_converges(
     cluster: Cluster, operator: OperatorFactory, django_scim: DjangoScim2, prefix: str
 ) -> None:
-    await scenarios.update(cluster, operator, django_scim, prefix, stored_roster(prefix, 30))
+    await scenarios.update(cluster, operator, django_scim, prefix, stored_roster(prefix, 20))
 
 
 @UNDECLARED_DISPLAY_NAME

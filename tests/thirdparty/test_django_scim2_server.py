@@ -31,7 +31,7 @@ async def test_a_title_the_app_does_not_store_is_named_and_not_uptodate(
 async def test_an_update_converges(
     cluster: Cluster, operator: OperatorFactory, django_scim2_server: DjangoScim2Server, prefix: str
 ) -> None:
-    await scenarios.update(cluster, operator, django_scim2_server, prefix, stored_roster(prefix, 30))
+    await scenarios.update(cluster, operator, django_scim2_server, prefix, stored_roster(prefix, 20))
 
 
 async def test_drift_made_in_the_app_is_repaired(

@@ -17,7 +17,7 @@ async def test_a_hundred_accounts_with_groups_are_stored_exactly(
 async def test_an_update_converges(
     cluster: Cluster, operator: OperatorFactory, scimmy: ScimmyApp, prefix: str
 ) -> None:
-    await scenarios.update(cluster, operator, scimmy, prefix, scenarios.roster(prefix, 30))
+    await scenarios.update(cluster, operator, scimmy, prefix, scenarios.roster(prefix, 20))
 
 
 async def test_drift_made_in_the_app_is_repaired(
