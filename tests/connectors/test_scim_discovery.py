@@ -18,7 +18,7 @@ import pytest
 from idlcm.connections import ConnectorPool
 from idlcm.connectors import BearerAuth, OAuth2ClientCredentials, ScimConnector, Tls
 from idlcm.connectors.base import Account, CheckResult
-from idlcm.connectors.scim import mapping
+from idlcm.connectors.scim import mapping, schemas
 from idlcm.validation import ConnectorValidator, Report
 from scimapp import LoggedRequest, Message, Receive, ScimApp, Scope, Send, running_scim_app
 from validation.conftest import target
@@ -467,3 +467,51 @@ async def test_a_conformance_run_that_breaks_is_a_warning_not_a_review(quirky: Q
     assert discovery.warning
     assert "the conformance tool broke" in discovery.message
     assert all(c.passed for c in checks.values())
+
+
+# -- the schema profile (pure) ----------------------------------------------------------------------------
+
+
+def test_without_a_published_schema_what_is_sent_is_what_idlcm_always_sent() -> None:
+    account = Account(user_name="ada", given_name="Ada", family_name="Lovelace", email="ada@example.org")
+
+    assert schemas.profile_of({}) == mapping.CORE_PROFILE
+    sent = mapping.to_user(account).model_dump()
+    assert sent == mapping.to_user(account, mapping.CORE_PROFILE).model_dump()
+    assert sent["emails"] == [{"value": "ada@example.org", "type": "work", "primary": True}]
+    assert "formatted" not in sent["name"]
+    assert "displayName" not in sent
+
+
+def test_a_published_schema_is_read_case_insensitively() -> None:
+    user = {
+        "ID": CORE_USER,
+        "Attributes": [
+            {
+                "Name": "NAME",
+                "SubAttributes": [{"name": "Formatted", "Required": "true"}, {"name": "givenName"}],
+            },
+            {"name": "displayname", "required": True},
+            {"name": "Emails", "subAttributes": [{"name": "value"}, {"name": "TYPE"}]},
+        ],
+    }
+    group = {
+        "id": CORE_GROUP,
+        "attributes": [{"name": "members", "required": True, "subAttributes": [{"name": "value"}]}],
+    }
+
+    profile = schemas.profile_of({CORE_USER.lower(): user, CORE_GROUP.lower(): group})
+
+    assert profile == mapping.SchemaProfile(
+        name_formatted=True,
+        display_name=True,
+        email_type=True,
+        email_primary=False,
+        member_type=False,
+        members_required=True,
+    )
+    sent = mapping.to_user(Account(user_name="ada", family_name="Lovelace", email="a@example.org"), profile)
+    assert sent.model_dump()["name"]["formatted"] == "Lovelace"
+    assert sent.model_dump()["displayName"] == "Lovelace"
+    assert sent.model_dump()["emails"] == [{"value": "a@example.org", "type": "work"}]
+    assert mapping.to_group("eng", ["1"], profile).model_dump()["members"] == [{"value": "1"}]
