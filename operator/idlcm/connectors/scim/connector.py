@@ -315,10 +315,17 @@ class ScimConnector:
         answered = {
             o.bulk_id for o in getattr(answer, "operations", None) or [] if isinstance(o.response, Resource)
         }
+        unread: list[tuple[int, Account]] = []
         for index, outcome in bulk.outcomes(answer, chunk, accounts, self.api.secrets()):
+            results[index] = outcome
             if isinstance(outcome, Account) and outcome.id and str(index) not in answered:
-                # The answer carried no resource: what the app stored is read back, not assumed.
-                outcome = await self._read_back(outcome, f"read back account {outcome.user_name}")
+                unread.append((index, outcome))
+        # The answer carried no resource: what the app stored is read back (concurrently, as the limiter
+        # allows), not assumed.
+        read = await asyncio.gather(
+            *(self._read_back(a, f"read back account {a.user_name}") for _, a in unread)
+        )
+        for (index, _), outcome in zip(unread, read, strict=True):
             results[index] = outcome
 
     async def _join_many(self, accounts: Sequence[Account], results: list[Account | ConnectorError]) -> None:
