@@ -1008,6 +1008,32 @@ def test_namespace_names_are_dns_labels(core: kubernetes.client.CoreV1Api) -> No
     )
 
 
+def test_service_names_are_dns_1035_labels(core: kubernetes.client.CoreV1Api, namespace: str) -> None:
+    body = {"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}
+    code, status = failure(lambda: core.create_namespaced_service(namespace, body))
+    assert (code, status["reason"]) == (422, "Invalid")
+    names = [c["message"] for c in status["details"]["causes"] if c["field"] == "metadata.name"]
+    assert names[0].startswith(
+        'Invalid value: "1web": '
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
+        "start with an alphabetic character, and end with an alphanumeric character"
+    ), names
+
+
+def test_rbac_names_are_path_segments(api: kubernetes.client.ApiClient, namespace: str) -> None:
+    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
+    created = rbac.create_namespaced_role(namespace, {"metadata": {"name": "idlcm:Reader"}, "rules": []})
+    assert created.metadata.name == "idlcm:Reader"
+    code, status = failure(
+        lambda: rbac.create_namespaced_role(namespace, {"metadata": {"name": "a%b"}, "rules": []})
+    )
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert status["message"] == (
+        'Role.rbac.authorization.k8s.io "a%b" is invalid: metadata.name: Invalid value: "a%b": '
+        "may not contain '%'"
+    )
+
+
 # --- limits: what the apiserver and etcd take -----------------------------------------------------------
 
 MIB = 1024 * 1024
@@ -1050,6 +1076,43 @@ def test_an_integration_of_5000_accounts_with_every_field_is_stored(intg: Integr
     created = intg.create(body)
     assert len(created["spec"]["accounts"]) == 5000
     assert len(intg.get("crm")["spec"]["accounts"]) == 5000
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_secret_data_is_at_most_1_mib(core: kubernetes.client.CoreV1Api, namespace: str) -> None:
+    core.create_namespaced_secret(namespace, {"metadata": {"name": "full"}, "data": {"a": b64(b"x" * MIB)}})
+    body = {"metadata": {"name": "over"}, "data": {"a": b64(b"x" * MIB), "b": b64(b"y")}}
+    code, status = failure(lambda: core.create_namespaced_secret(namespace, body))
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert status["message"] == 'Secret "over" is invalid: data: Too long: may not be more than 1048576 bytes'
+
+
+def test_configmap_data_is_at_most_1_mib(core: kubernetes.client.CoreV1Api, namespace: str) -> None:
+    # what a roster in a ConfigMap (spec.accountsFrom) can hold at most
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "full"}, "data": {"a": "x" * MIB}})
+    body = {"metadata": {"name": "over"}, "data": {"a": "x" * MIB}, "binaryData": {"b": b64(b"y")}}
+    code, status = failure(lambda: core.create_namespaced_config_map(namespace, body))
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert (
+        status["message"] == 'ConfigMap "over" is invalid: []: Too long: may not be more than 1048576 bytes'
+    )
+    grow = {"data": {"b": "y"}}
+    code, status = failure(lambda: core.patch_namespaced_config_map("full", namespace, grow))
+    assert code == 422
+
+
+def test_data_keys_are_config_keys(core: kubernetes.client.CoreV1Api, namespace: str) -> None:
+    body = {"metadata": {"name": "cm"}, "data": {"a b": "1", "ok.KEY_name-1": "2"}}
+    code, status = failure(lambda: core.create_namespaced_config_map(namespace, body))
+    assert (code, status["reason"]) == (422, "Invalid")
+    [cause] = status["details"]["causes"]
+    assert cause["field"] == "data[a b]"
+    assert cause["message"].startswith(
+        "Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+    )
 
 
 BLOB_GROUP = "conformance.idlcm.io"

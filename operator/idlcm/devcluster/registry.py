@@ -25,9 +25,9 @@ import yaml
 
 from idlcm import crds as crd_files
 from idlcm import patching
-from idlcm.devcluster import admission, errors, kinds
+from idlcm.devcluster import admission, errors, kinds, strategic
 from idlcm.devcluster.errors import ApiError
-from idlcm.devcluster.resources import CRDS, EVENTS, NAMESPACES, SECRETS, Resource, from_crd
+from idlcm.devcluster.resources import CONFIGMAPS, CRDS, EVENTS, NAMESPACES, SECRETS, Resource, from_crd
 from idlcm.devcluster.selectors import FieldSelector, LabelSelector
 from idlcm.devcluster.store import Obj, Store
 
@@ -214,6 +214,7 @@ class Registry:
             obj.pop("status", None)
         _normalize(res, obj)
         _check_metadata(res, obj)
+        _check_data(res, obj)
         if res == NAMESPACES:
             obj["status"] = {"phase": "Active"}
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
@@ -294,9 +295,8 @@ class Registry:
                 raise errors.bad_request(
                     "json: cannot unmarshal non-object into Go value of type map[string]any"
                 )
-            if content_type == STRATEGIC_PATCH:
-                patch = _strip_directives(patch)
-            new = _merged(old, patch)
+            strategic_merge = content_type == STRATEGIC_PATCH  # merge keys read from the patch's directives
+            new = strategic.apply(old, patch) if strategic_merge else _merged(old, patch)
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise errors.bad_request("the patched object is not a Kubernetes object")
         _check_identity(new, namespace if res.namespaced else "", name)
@@ -385,6 +385,7 @@ class Registry:
                 )
         _normalize(res, new)
         _check_metadata(res, new)
+        _check_data(res, new)
         new, warnings = self._admit(res, new, old, opts)
         meta = new["metadata"]
         served = self._crd_resources_of(new) if res == CRDS else None
@@ -850,6 +851,69 @@ def _check_metadata(res: Resource, obj: Mapping[str, Any]) -> None:
         ]
     if causes:
         raise errors.invalid(res, str(meta.get("name", "")), causes)
+
+
+MAX_DATA_BYTES = 1024 * 1024  # a Secret's or ConfigMap's data in total (core.MaxSecretSize)
+_CONFIG_KEY = "[-._a-zA-Z0-9]+"
+
+
+def _config_key_errors(key: str) -> list[str]:
+    """`IsConfigMapKey`: the keys of a Secret's or ConfigMap's data."""
+    found = [_max_len_error(253)] if len(key) > 253 else []
+    if not _matches(_CONFIG_KEY, key):
+        found.append(
+            _regex_error(
+                "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                _CONFIG_KEY,
+                "key.name",
+                "KEY_NAME",
+                "key-name",
+            )
+        )
+    if key in (".", ".."):
+        found.append(f"must not be '{key}'")
+    elif key.startswith(".."):
+        found.append("must not start with '..'")
+    return found
+
+
+def _check_data(res: Resource, obj: Mapping[str, Any]) -> None:
+    """A Secret's or ConfigMap's keys and total size (1 MiB), as `ValidateSecret`/`ValidateConfigMap`."""
+    if res not in (SECRETS, CONFIGMAPS):
+        return
+    causes: list[tuple[str, str, str]] = []
+    total = 0
+    bags = ("data",) if res == SECRETS else ("data", "binaryData")
+    for bag in bags:
+        values = obj.get(bag) or {}
+        if not isinstance(values, dict):
+            raise errors.bad_request(f"{res.kind}.{bag} must be an object")
+        for key in sorted(values):
+            causes += [
+                ("FieldValueInvalid", f"{bag}[{key}]", _invalid_value(key, e))
+                for e in _config_key_errors(key)
+            ]
+            value = str(values[key])
+            if res == SECRETS or bag == "binaryData":
+                try:
+                    total += len(base64.b64decode(value, validate=True))
+                except binascii.Error:
+                    raise errors.bad_request(
+                        f'{res.kind} in version "v1" cannot be handled as a {res.kind}: illegal base64 data '
+                        f"(key {key!r})"
+                    ) from None
+            else:
+                total += len(value.encode())
+    if res == CONFIGMAPS:
+        both = set(obj.get("data") or {}) & set(obj.get("binaryData") or {})
+        for key in sorted(both):
+            detail = "duplicate of key present in binaryData"
+            causes.append(("FieldValueInvalid", f"data[{key}]", _invalid_value(key, detail)))
+    if total > MAX_DATA_BYTES:
+        field = "data" if res == SECRETS else "[]"  # the ConfigMap's whole object: an empty path
+        causes.append(("FieldValueTooLong", field, f"Too long: may not be more than {MAX_DATA_BYTES} bytes"))
+    if causes:
+        raise errors.invalid(res, str(obj["metadata"].get("name", "")), causes)
 
 
 def _normalize(res: Resource, obj: dict[str, Any]) -> None:
