@@ -196,3 +196,31 @@ def test_what_the_apiserver_refuses_is_refused(
     result = kubectl.run("apply", "-f", "-", stdin=yaml.safe_dump(document))
     assert result.returncode == 1
     assert message in result.stderr
+
+
+def test_reapplying_a_changed_deployment_merges_its_containers_as_the_apiserver_does(
+    kubectl: Kubectl,
+) -> None:
+    def deployment(image: str, env: list[dict[str, str]]) -> str:
+        container = {"name": "operator", "image": image, "args": ["--a", "--b"], "env": env}
+        return yaml.safe_dump(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "d", "namespace": "default"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "d"}},
+                    "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [container]}},
+                },
+            }
+        )
+
+    env = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    assert kubectl.run("apply", "-f", "-", stdin=deployment("i:1", env)).returncode == 0
+    changed = kubectl.run("apply", "-f", "-", stdin=deployment("i:2", env[:1]))  # image changed, B removed
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.strip() == "deployment.apps/d configured"
+    containers = kubectl.get("deployment", "d", "--namespace=default")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert containers == [{"name": "operator", "image": "i:2", "args": ["--a", "--b"], "env": env[:1]}]
