@@ -40,3 +40,11 @@ async def test_on_express_5_a_listing_that_ignores_paging_still_converges(
 ) -> None:
     # Fifty accounts, and after their creation the app answers any listing with the same first 20.
     await scenarios.update(cluster, operator, scimmy_express5, prefix, scenarios.roster(prefix, 50))
+
+
+async def test_a_department_the_app_does_not_store_is_named_and_not_uptodate(
+    cluster: Cluster, operator: OperatorFactory, scimmy: ScimmyApp, prefix: str
+) -> None:
+    # SCIMMY declares the core User schema only: the Enterprise extension's department has nowhere to go.
+    accounts = [{**a, "department": "R&D"} for a in scenarios.roster(prefix, 5)]
+    await scenarios.not_stored(cluster, operator, scimmy, prefix, accounts, "department")
