@@ -343,7 +343,7 @@ class Registry:
         name = old["metadata"]["name"]
         if subresource == "status":
             status = new.get("status")
-            new = copy.deepcopy(dict(old))
+            new = {**old, "metadata": copy.deepcopy(old["metadata"])}  # what `_update` writes is copied
             if status is None:
                 new.pop("status", None)
             else:
@@ -944,9 +944,13 @@ def _normalize(res: Resource, obj: dict[str, Any]) -> None:
 
 
 def _merged(old: Obj, patch: Mapping[str, Any]) -> dict[str, Any]:
-    """A merge patch applied to a copy: `merge_patch` shares the parts the patch leaves alone with the stored
-    object, which `_update` then writes into (a stored dict is never mutated: the watch history holds it)."""
-    merged: dict[str, Any] = copy.deepcopy(patching.merge_patch(old, patch))
+    """A merge patch applied for `_update` to write into: `merge_patch` shares the parts the patch leaves
+    alone with the stored object, which must never change (the watch history holds it). `_update` writes
+    the top level and metadata (and `_normalize` a Secret's data, which it copies): those are copied here,
+    not the whole object (a deep copy of an Integration of 5,000 accounts takes a fifth of a second)."""
+    merged: dict[str, Any] = patching.merge_patch(old, patch)
+    if isinstance(merged.get("metadata"), dict):
+        merged["metadata"] = copy.deepcopy(merged["metadata"])
     return merged
 
 
