@@ -2,8 +2,10 @@
 
 Create, replace, patch, delete and list, with the metadata the apiserver stamps (uid, resourceVersion,
 creationTimestamp, generation), optimistic concurrency (409), the status subresource's isolation, finalizers,
-admission of custom resources, and namespaces. Everything here is synchronous: one request's write is atomic
-on the event loop, so no lock is needed.
+admission of custom resources, and namespaces. What the apiserver refuses is refused here in its words:
+names by kind, label keys and values, annotation keys and their 256 KiB total, finalizer names, a Secret's
+or ConfigMap's data keys and 1 MiB total, and (etcd's refusal, a 500) an object over etcd's 1.5 MiB request
+limit. Everything here is synchronous: one request's write is atomic on the event loop, so no lock is needed.
 """
 
 from __future__ import annotations

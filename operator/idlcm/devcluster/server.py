@@ -7,10 +7,11 @@ registry (`cluster.resources`) and the discovery documents built from it (`/apis
 
 What is replaced: URL parsing (kmock's fails on `/api/v1/namespaces...`), the object storage (kmock keeps
 every version of every object and re-checks its whole request log on every request: see `store.py`), every
-verb (see `registry.py` and `watching.py`), error bodies (kmock puts server tracebacks in them), and the
-aiohttp serving (kmock's `Server` patches aiohttp's DNS resolver process-wide, which a long-running
-`idlcm devcluster` and concurrent clusters do not want). Tables and OpenAPI documents come from
-`tables.py` and `openapi.py`.
+verb (see `registry.py` and `watching.py`), error bodies (kmock puts server tracebacks in them; here a
+path outside the served APIs is the apiserver's plain-text `404 page not found`), and the aiohttp serving
+(kmock's `Server` patches aiohttp's DNS resolver process-wide, which a long-running `idlcm devcluster` and
+concurrent clusters do not want; and aiohttp refuses bodies over 1 MiB, the apiserver over 3 MiB). Tables
+and OpenAPI documents come from `tables.py` and `openapi.py`.
 """
 
 from __future__ import annotations
