@@ -49,6 +49,8 @@ class Profile:
     dialect: dict[str, Any] | None = None
     sends: str = ""
     """How what idlcm sends follows the app's published schema ('' when it is RFC 7643's core)."""
+    attributes: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Optional account attribute -> whether the app can store it (when no Integration chose them)."""
 
     @property
     def passed(self) -> bool:
@@ -112,6 +114,7 @@ class Profile:
             "capabilities": dataclasses.asdict(self.capabilities) if self.capabilities else None,
             "methods": self.methods(),
             "sends": self.sends,
+            "attributes": dict(self.attributes),
             "dialectNotes": dict((self.dialect or {}).get("notes") or {}),
             "warnings": [f"{c.name}: {c.message}" for c in self.warnings],
             "notChecked": self.unchecked(),
@@ -125,12 +128,16 @@ class Profile:
         methods = self.methods()
         if methods or self.capabilities:
             lines += ["", "Profile (what idlcm will do there, as far as known without writing)"]
-            if self.capabilities is not None:
-                from idlcm.connectors.scim.validate import describe_capabilities
+            from idlcm.connectors.scim.validate import describe_capabilities, scim_name
 
+            if self.capabilities is not None:
                 lines.append(f"  {'capabilities':<15} {describe_capabilities(self.capabilities)}")
             lines += [f"  {name:<15} {text}" for name, text in methods.items()]
             lines.append(f"  {'sends':<15} {self.sends or 'RFC 7643 core User and Group attributes'}")
+            if self.attributes:
+                lines.append(f"  {'attributes':<15} whether the app can store each (as its schema says):")
+            for attribute, support in self.attributes.items():
+                lines.append(f"    {scim_name(attribute):<22} {support}")
             for topic, note in ((self.dialect or {}).get("notes") or {}).items():
                 lines.append(f"  {topic:<15} {note}")
         if self.warnings:
@@ -147,16 +154,22 @@ class Profile:
 
 
 async def probe(connector: ScimConnector, attributes: Collection[str] | None = None) -> Profile:
-    """Run every read-only check (discovery included) and gather what idlcm learnt of the app."""
-    from idlcm.connectors.scim import schemas
-    from idlcm.connectors.scim.validate import describe_profile
+    """Run every read-only check (discovery included) and gather what idlcm learnt of the app.
 
-    checks = await connector.validate(attributes, discovery=True)
+    `attributes`: those an Integration maps (must be stored); None: only those idlcm always writes must be,
+    and for each optional one the profile says whether the app can store it."""
+    from idlcm.connectors.scim import schemas
+    from idlcm.connectors.scim.validate import attribute_support, describe_profile
+    from idlcm.validation import ALWAYS_MAPPED, OPTIONAL
+
+    checks = await connector.validate(ALWAYS_MAPPED if attributes is None else attributes, discovery=True)
     profile = Profile(connector.api.base_url, checks)
     if all(c.passed for c in checks if c.name in ("connectivity", "tls", "authentication", "listing")):
         try:
             profile.capabilities = await connector.capabilities()
             profile.sends = describe_profile(await schemas.schema_profile(connector.api))
+            if attributes is None:
+                profile.attributes = await attribute_support(connector.api, OPTIONAL)
         except ConnectorError:  # reported by the checks already
             pass
     dialect = getattr(connector.api, "dialect", None)  # what the connector learnt of the app's ways

@@ -175,7 +175,8 @@ class ConnectorValidator:
 
 # Written for every account, whatever the spec says: the ownership stamp and deactivation.
 ALWAYS_MAPPED = frozenset({"user_name", "external_id", "active"})
-_OPTIONAL = ("display_name", "given_name", "family_name", "email", "title", "department", "groups")
+OPTIONAL = ("display_name", "given_name", "family_name", "email", "title", "department", "groups")
+"""Written when the spec sets them."""
 
 
 def mapped_attributes(spec: IntegrationSpec) -> frozenset[str]:
@@ -183,7 +184,7 @@ def mapped_attributes(spec: IntegrationSpec) -> frozenset[str]:
     set, and displayName for the canary. (Accounts from ConfigMaps are read later, by the operations.)"""
     found = set(ALWAYS_MAPPED)
     for account in spec.accounts:
-        found.update(name for name in _OPTIONAL if getattr(account, name))
+        found.update(name for name in OPTIONAL if getattr(account, name))
     if spec.validation.canary:
         found.add("display_name")
     return frozenset(found)

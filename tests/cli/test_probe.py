@@ -14,6 +14,8 @@ import pytest
 from idlcm.cli import main
 from scimapp import ScimApp
 
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 HTML_404 = {"status": 404, "body": "<html>Not Found</html>", "content_type": "text/html"}
 
 
@@ -155,6 +157,40 @@ def test_an_app_that_conforms_less_passes_with_its_warnings_and_what_was_assumed
     assert "no ServiceProviderConfig: assumed the conservative choices (no Bulk" in warnings
     assert "creates         one POST per account" in out
     assert "Result: passed with " in out
+    _only_reads(scim_app)
+
+
+def test_without_an_integration_only_what_idlcm_always_writes_must_be_stored(
+    tmp_path: Path, scim_app: ScimApp, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An app whose Users have no Enterprise extension: no department, which no spec has asked for yet.
+    scim_app.faults.arm(
+        200,
+        times=None,
+        path_prefix="/ResourceTypes",
+        methods={"GET"},
+        body=json.dumps(
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": 2,
+                "Resources": [
+                    {"id": "User", "name": "User", "endpoint": "/Users", "schema": CORE_USER},
+                    {"id": "Group", "name": "Group", "endpoint": "/Groups", "schema": CORE_GROUP},
+                ],
+            }
+        ),
+    )
+    token = _file(tmp_path, "token", scim_app.token)
+
+    code, out, _ = _probe(capsys, "--url", scim_app.base_url, "--token-file", token, "--insecure", "--json")
+
+    assert code == 0, out
+    profile = json.loads(out)
+    assert profile["result"] == "Passed"
+    assert profile["attributes"]["department"].startswith("no: the app's Users lack the Enterprise extension")
+    assert {k: v for k, v in profile["attributes"].items() if k != "department"} == {
+        name: "yes" for name in ("display_name", "email", "family_name", "given_name", "groups", "title")
+    }
     _only_reads(scim_app)
 
 

@@ -241,7 +241,7 @@ async def _discovery(api: ScimApi) -> CheckResult:
         if guard.refused:
             return failed_check("discovery", guard.refused[0], "InvalidResponse")
         # Conformance only: what provisioning needs is checked by the listing, schema and capabilities checks.
-        summary = "; ".join(f"{r.title}: {r.reason}" for r in errors[:3])
+        summary = "; ".join(f"{r.title}: {' '.join(str(r.reason).split())}" for r in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         message = f"{len(errors)} of {ran} read-only conformance checks found problems provisioning does not "
         message += f"depend on: {summary}{more}"
@@ -422,6 +422,37 @@ def _attribute_problems(
             "could not tell the accounts it manages from the others"
         )
     return labels, problems, unchecked
+
+
+def scim_name(attribute: str) -> str:
+    """The SCIM name of an account attribute (name.givenName), or the attribute's own if none."""
+    if attribute == "groups":
+        return "groups (Group members)"
+    if attribute not in SCHEMA_PATHS:
+        return attribute
+    _, name, sub = SCHEMA_PATHS[attribute]
+    return f"{name}.{sub}" if sub else name
+
+
+async def attribute_support(api: ScimApi, attributes: Collection[str]) -> dict[str, str]:
+    """Account attribute -> whether the app can store it, in words ("yes", "no: why", or "not described"),
+    from its /ResourceTypes and /Schemas (for a probe: the attributes no spec has chosen yet)."""
+    described = await schemas.describe(api)
+    support: dict[str, str] = {}
+    for attribute in sorted(attributes):
+        problems = await _missing_endpoints(api, described, {attribute})
+        urn = SCHEMA_PATHS[attribute][0] if attribute in SCHEMA_PATHS else None
+        if described.schemas is not None and urn is not None:
+            labels, found, _ = _attribute_problems(described.schemas, {attribute})
+            problems.extend(found)
+            if not labels and not problems:
+                support[attribute] = "not described by the app's /Schemas"
+                continue
+        elif urn is not None and not problems:
+            support[attribute] = "not described (no /Schemas)"
+            continue
+        support[attribute] = f"no: {'; '.join(problems)}" if problems else "yes"
+    return support
 
 
 def _skipped(name: str, why: str) -> CheckResult:
