@@ -41,9 +41,9 @@ operator = lifecycle.operator
 HERE = Path(__file__).parent
 STARTUP_TIMEOUT = 60.0
 
-# One stored account, the same shape for every server: the attributes idlcm declares, None where not stored.
+# One stored account, the same shape for every server: userName, externalId, displayName, givenName,
+# familyName, email, title and active, as the app holds them (None where it does not store the attribute).
 Stored = dict[str, Any]
-FIELDS = ("userName", "externalId", "displayName", "givenName", "familyName", "email", "title", "active")
 
 
 class ThirdPartyApp(Protocol):
@@ -274,45 +274,40 @@ class DjangoApp(Server):
             db.execute(sql, params)
 
 
-def django_server(
-    name: str, project: Path, settings: str, tmp: Path, extra_env: dict[str, str] | None = None
-) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
-    @contextlib.contextmanager
-    def run() -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
-        port, token = free_port(), secrets.token_urlsafe(24)
-        db = tmp / "db.sqlite3"
-        env = {
-            "SCIM_DB": str(db),
-            "SCIM_PORT": str(port),
-            "SCIM_TOKEN": token,
-            "PYTHONPATH": str(project),
-            "DJANGO_SETTINGS_MODULE": settings,
-            **(extra_env or {}),
-        }
-        migrate = subprocess.run(
-            [sys.executable, "-m", "django", "migrate", "--no-input", "-v0"],
-            cwd=project,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if migrate.returncode != 0:
-            pytest.fail(f"{name}: migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
-        # migrate has just run the system checks: the server need not run them again.
-        command = [
-            sys.executable,
-            "-m",
-            "django",
-            "runserver",
-            f"127.0.0.1:{port}",
-            "--noreload",
-            "--skip-checks",
-        ]
-        with started(name, command, project, env, tmp / "server.log") as process:
-            yield process, {"port": port, "token": token, "db": db, "log": tmp / "server.log"}
-
-    return run()
+@contextlib.contextmanager
+def django_server(name: str, project: Path, settings: str, tmp: Path) -> Iterator[dict[str, Any]]:
+    """A Django project's runserver on a free loopback port, its sqlite database in `tmp` (migrated first)."""
+    port, token, db = free_port(), secrets.token_urlsafe(24), tmp / "db.sqlite3"
+    env = {
+        "SCIM_DB": str(db),
+        "SCIM_PORT": str(port),
+        "SCIM_TOKEN": token,
+        "PYTHONPATH": str(project),
+        "DJANGO_SETTINGS_MODULE": settings,
+    }
+    migrate = subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--no-input", "-v0"],
+        cwd=project,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if migrate.returncode != 0:
+        pytest.fail(f"{name}: migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
+    # migrate has just run the system checks: the server need not run them again.
+    command = [
+        sys.executable,
+        "-m",
+        "django",
+        "runserver",
+        f"127.0.0.1:{port}",
+        "--noreload",
+        "--skip-checks",
+    ]
+    log = tmp / "server.log"
+    with started(name, command, project, env, log) as process:
+        yield {"port": port, "token": token, "db": db, "log": log, "process": process}
 
 
 @dataclass
@@ -355,12 +350,12 @@ class DjangoScim2(DjangoApp):
 @pytest.fixture(scope="module")
 def django_scim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DjangoScim2]:
     tmp = tmp_path_factory.mktemp("django_scim")
-    with django_server("django-scim2", HERE / "django_scim", "scim_site.settings", tmp) as (process, info):
+    with django_server("django-scim2", HERE / "django_scim", "scim_site.settings", tmp) as info:
         app = DjangoScim2(
             "django-scim2",
             f"http://127.0.0.1:{info['port']}/scim/v2",
             info["token"],
-            process,
+            info["process"],
             info["log"],
             info["db"],
         )
@@ -415,12 +410,12 @@ class DjangoScim2Server(DjangoApp):
 def django_scim2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DjangoScim2Server]:
     tmp = tmp_path_factory.mktemp("django_scim2_server")
     project = HERE / "django_scim2_server"
-    with django_server("django-scim2-server", project, "server_site.settings", tmp) as (process, info):
+    with django_server("django-scim2-server", project, "server_site.settings", tmp) as info:
         app = DjangoScim2Server(
             "django-scim2-server",
             f"http://127.0.0.1:{info['port']}/scim/v2",
             info["token"],
-            process,
+            info["process"],
             info["log"],
             info["db"],
         )
