@@ -262,12 +262,16 @@ class Storing:
 
     drop: frozenset[str] = frozenset()
     display_name_from_name: bool = False
+    lower_user_name: bool = False
+    """userName stored in lower case (SCIM userNames are case-insensitive)."""
 
     def user(self, user: Any) -> Any:
         """A User body (create or replace) as stored."""
         if not isinstance(user, dict):
             return user
         kept = {k: v for k, v in user.items() if k.casefold() not in self._dropped}
+        if self.lower_user_name and isinstance(kept.get("userName"), str):
+            kept["userName"] = kept["userName"].lower()
         name = kept.get("name")
         if self.display_name_from_name and isinstance(name, dict):
             parts = [name.get("givenName"), name.get("familyName")]
@@ -286,6 +290,12 @@ class Storing:
                 continue
             if not path and isinstance(operation.get("value"), dict):
                 operation = {**operation, "value": self.user(operation["value"])}
+            if (
+                self.lower_user_name
+                and path.casefold() == "username"
+                and isinstance(operation.get("value"), str)
+            ):
+                operation = {**operation, "value": operation["value"].lower()}
             operations.append(operation)
         return {**patch, "Operations": operations}
 

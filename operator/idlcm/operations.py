@@ -15,7 +15,7 @@ from typing import Any
 
 from idlcm.connectors.base import Account, Connector
 from idlcm.connectors.errors import ConnectorError, NeedsHumanError, RetryableError
-from idlcm.plan import GroupPlan, Plan, Unstored, unstored, wire_name
+from idlcm.plan import GroupPlan, Plan, Unstored, refusal_key, unstored, wire_name
 
 MAX_FAILURES = 20
 """Per-account failures kept for status (the counts stay complete)."""
@@ -181,6 +181,7 @@ async def apply(plan: Plan, connector: Connector, *, concurrency: int) -> Outcom
             found = unstored(account, result)
             # Not sent, yet held: the app made it (displayName from the name parts); not a failure.
             outcome.computed.update(u.key for u in found if u.sent is None)
+            outcome.computed.update(_recased(account, result))
             outcome.record_unstored("Create", [u for u in found if u.sent is not None])
 
     actions: list[tuple[str, str, str, Account, Collection[str], Callable[[], Awaitable[Any]]]] = [
@@ -236,6 +237,8 @@ async def apply(plan: Plan, connector: Connector, *, concurrency: int) -> Outcom
             outcome.counts[counter] += 1
             if attributes and isinstance(held, Account):
                 outcome.record_unstored(operation, unstored(sent, held, attributes))
+                if "user_name" in attributes:
+                    outcome.computed.update(_recased(sent, held))
 
     await _bounded((run(*a) for a in actions), concurrency)
     return outcome
@@ -286,6 +289,13 @@ def group_members(
         name = group if group in members else spelling.setdefault(group.casefold(), group)
         members.setdefault(name, set()).update(ids)
     return members
+
+
+def _recased(sent: Account, held: Account) -> list[str]:
+    """The key of a userName the app stores in another case (SCIM: the same userName; not re-sent)."""
+    if held.user_name != sent.user_name and held.user_name.casefold() == sent.user_name.casefold():
+        return [refusal_key(sent.user_name, "user_name", sent.user_name)]
+    return []
 
 
 def _changed(account: Account, changes: Mapping[str, Any]) -> Account:

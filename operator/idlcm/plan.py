@@ -244,7 +244,8 @@ def plan(
     `refused` holds `refusal_key`s of changes the app did not store when last sent: an owned account's change
     with such a key is not sent again but kept in `Plan.refused` (the account is not at the spec). `computed`
     holds the keys of attributes the spec leaves unset and the app filled itself when the account was created
-    (django-scim2 makes displayName from the name parts): not the spec's to remove, they are left alone."""
+    (django-scim2 makes displayName from the name parts): not the spec's to remove, they are left alone; and
+    of userNames the app stores in its own case (the same userName to SCIM): not sent again."""
     _check_unique(d.user_name for d in desired)
     held = list(actual)
     by_external_id: dict[str, list[Account]] = defaultdict(list)
@@ -289,7 +290,7 @@ def plan(
                     for k, v in changes.items()
                     if keys[k] in refused
                 ]
-                apps_own = [k for k, v in changes.items() if v is None and keys[k] in computed]
+                apps_own = [k for k in changes if keys[k] in computed]
                 known.extend(left_out)
                 kept.extend(keys[k] for k in apps_own)
                 dropped = {u.attribute for u in left_out} | set(apps_own)

@@ -116,6 +116,20 @@ async def test_an_undeclared_attribute_the_app_fills_itself_is_left_alone(
     assert user_patches(scim_app) == []
 
 
+async def test_a_user_name_the_app_stores_in_lower_case_converges(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    # userName is case-insensitive (caseExact false): an app may keep its own case; that is no change to send.
+    scim_app.storing = Storing(lower_user_name=True)
+    await start(cluster, operator, scim_app)
+    await cluster.create_integration("crm", spec_for(scim_app, *people("Ann"), sync={"interval": "1s"}))
+    obj = await cluster.wait_status("crm", "UpToDate", timeout=20)
+    assert set(in_app(scim_app)) == {"ann@example.com"}
+    again = await operation_after(cluster, obj["status"]["lastOperation"]["endTime"])
+    assert again["status"]["status"] == "UpToDate"
+    assert user_patches(scim_app) == []
+
+
 @pytest.mark.parametrize("bulk", [True, False])
 async def test_each_group_member_is_added_once(
     cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp, bulk: bool

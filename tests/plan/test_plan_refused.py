@@ -77,3 +77,18 @@ def test_an_attribute_the_app_fills_itself_is_left_alone_while_undeclared() -> N
         computed=computed,
     )
     assert [c.changes for c in declared_name.updates] == [{"display_name": "Ann", "title": None}]
+
+
+def test_a_user_name_the_app_keeps_in_its_own_case_is_not_sent_again() -> None:
+    recased = {refusal_key("Ann", "user_name", "Ann")}
+    actual = [held("ann")]
+    result = plan(
+        [declared("Ann")], actual, owner=OWNER, mode="Deactivate", adopt_existing=False, computed=recased
+    )
+    assert result.updates == []
+    assert result.unchanged == 1
+    # Another spelling declared is another change: sent.
+    result = plan(
+        [declared("ANN")], actual, owner=OWNER, mode="Deactivate", adopt_existing=False, computed=recased
+    )
+    assert [c.changes for c in result.updates] == [{"user_name": "ANN"}]
