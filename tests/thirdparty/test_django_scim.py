@@ -39,6 +39,14 @@ async def test_a_title_the_app_does_not_store_is_named_and_not_uptodate(
     await scenarios.not_stored(cluster, operator, django_scim, prefix, accounts, "title")
 
 
+async def test_a_display_name_the_app_computes_otherwise_is_named_and_not_uptodate(
+    cluster: Cluster, operator: OperatorFactory, django_scim: DjangoScim2, prefix: str
+) -> None:
+    # The false UpToDate: django-scim2 answers displayName "Given0 Family0" whatever was sent.
+    accounts = [{**a, "displayName": f"Dr. {a['familyName']}"} for a in stored_roster(prefix, 10)]
+    await scenarios.not_stored(cluster, operator, django_scim, prefix, accounts, "displayName")
+
+
 @REMOVE_BY_FILTER_PATH
 async def test_an_update_converges(
     cluster: Cluster, operator: OperatorFactory, django_scim: DjangoScim2, prefix: str
