@@ -672,7 +672,8 @@ def _check_identity(obj: Mapping[str, Any], namespace: str, name: str, *, on_app
         )
 
 
-# apimachinery's validation of object metadata (pkg/util/validation, pkg/api/validation), in its words.
+# apimachinery's validation of object metadata (pkg/util/validation, pkg/api/validation), in its words
+# (those of Kubernetes 1.35 and later: lengths in bytes, "a valid label key").
 _DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN = _DNS1123_LABEL + r"(\." + _DNS1123_LABEL + ")*"
 _DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?"
@@ -698,7 +699,7 @@ def _regex_error(message: str, pattern: str, *examples: str) -> str:
 
 
 def _max_len_error(length: int) -> str:
-    return f"must be no more than {length} characters"
+    return f"must be no more than {length} bytes"  # "characters" before Kubernetes 1.35
 
 
 def _dns1123_subdomain_errors(value: str) -> list[str]:
@@ -761,7 +762,7 @@ def _qualified_name_errors(value: str) -> list[str]:
     found: list[str] = []
     if len(parts) > 2:
         return [
-            f"a qualified name {name_rule} with an optional DNS subdomain prefix and '/' "
+            f"a valid label key {name_rule} with an optional DNS subdomain prefix and '/' "
             "(e.g. 'example.com/MyName')"
         ]
     if len(parts) == 2:
