@@ -21,7 +21,7 @@ from idlcm.kopfstorage import (
     DigestDiffBaseStorage,
 )
 from idlcm.settings import REVALIDATE_ANNOTATION, SYNC_NOW_ANNOTATION
-from lifecycle.conftest import FAST, Cluster, OperatorFactory, spec_for
+from lifecycle.conftest import FAST, Cluster, OperatorFactory, in_app, spec_for
 from scimapp import ScimApp
 
 DIGEST_ANNOTATION = f"{KOPF_PREFIX}/{DIGEST_KEY}"
@@ -259,3 +259,38 @@ async def test_a_large_integration_keeps_small_annotations_and_its_updates_are_h
 
     await cluster.delete_integration("crm")
     await cluster.wait_for("integrations", "crm", lambda o: o is None, timeout=120)
+
+
+async def test_an_integration_last_handled_by_the_stock_storage_migrates_and_keeps_working(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    created = await cluster.create_integration("crm", spec_for(scim_app, *every_field(3)))
+    # As the previous version left it: kopf's stock diff base, the full essence, in the old annotation.
+    stock = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX, key=LEGACY_KEY)
+    patch = kopf.Patch()
+    stock.store(body=kopf.Body(created), patch=patch, essence=stock.build(body=kopf.Body(created)))
+    await cluster.patch_integration("crm", dict(patch))
+
+    await operator()
+    obj = await cluster.wait_for(
+        "integrations",
+        "crm",
+        lambda o: DIGEST_ANNOTATION in ((o or {})["metadata"].get("annotations") or {}),  # type: ignore[index]
+        timeout=60,
+    )
+    assert obj is not None
+    assert LEGACY_ANNOTATION not in obj["metadata"]["annotations"]
+    await cluster.wait_status("crm", "UpToDate", timeout=60)
+
+    await cluster.patch_integration("crm", {"spec": {"accounts": every_field(4)}})
+    done = await cluster.wait_for(
+        "integrations",
+        "crm",
+        lambda o: (
+            (o or {}).get("status", {}).get("observedGeneration") == 2 and o["status"]["status"] == "UpToDate"
+        ),  # type: ignore[index]
+        timeout=60,
+    )
+    assert done is not None
+    assert len(in_app(scim_app)) == 4
