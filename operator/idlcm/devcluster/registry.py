@@ -82,7 +82,8 @@ class WriteOptions:
 
 @dataclasses.dataclass
 class Written:
-    """The outcome of a write: the object to return, the HTTP code, and warnings for `Warning:` headers."""
+    """The outcome of a write: the object to return (often the stored one: read it, never change it), the
+    HTTP code, and warnings for `Warning:` headers."""
 
     obj: dict[str, Any]
     code: int = 200
@@ -238,7 +239,7 @@ class Registry:
             self._serve_crd(name, new_resources)
         if res == EVENTS:
             self._trim_events(namespace)
-        return Written(copy.deepcopy(obj), 201, warnings)
+        return Written(obj, 201, warnings)  # stored objects are never mutated: no copy to hand out
 
     def replace(
         self, res: Resource, namespace: str, name: str, body: Any, opts: WriteOptions, subresource: str | None
@@ -400,7 +401,7 @@ class Registry:
         if _has_generation(res) and _spec_of(res, new) != _spec_of(res, old):
             meta["generation"] = int(old_meta.get("generation", 0)) + 1
         if new == old or opts.dry_run:  # a no-op write stores nothing and bumps nothing, as in the apiserver
-            return Written(copy.deepcopy(new), 200, warnings)
+            return Written(new, 200, warnings)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             meta["resourceVersion"] = str(self.store.next_rv())
             self._remove(res, new, old)
@@ -410,7 +411,7 @@ class Registry:
             self.store.put(res.key, "MODIFIED", new, old)
             if served is not None:
                 self._serve_crd(name, served)
-        return Written(copy.deepcopy(new), 200, warnings)
+        return Written(new, 200, warnings)
 
     def delete(
         self, res: Resource, namespace: str, name: str, options: Mapping[str, Any], dry_run: bool
