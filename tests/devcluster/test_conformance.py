@@ -754,6 +754,7 @@ def test_not_found_object_is_a_status(intg: Integrations) -> None:
         f"/apis/{GROUP}/v9",
         f"/apis/{GROUP}/{VERSION}/nothings",  # the CRDs' handler hands on what no CRD defines
         f"/apis/{GROUP}/{VERSION}/namespaces/default/nothings",
+        f"/apis/{GROUP}/{VERSION}/integrations/crm",  # a namespaced kind named without its namespace
     ],
 )
 def test_paths_outside_the_served_apis_are_plain_text_404s(

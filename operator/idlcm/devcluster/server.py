@@ -239,6 +239,9 @@ class DevCluster(kmock.KubernetesEmulator):
             raise self._unknown(path)
         query = raw.query
         res = target.res
+        across = raw.method == "GET" and target.name is None  # only list and watch span namespaces
+        if res.crd is not None and res.namespaced and target.namespace is None and not across:
+            raise PageNotFound()  # the CRD handler hands a request of the wrong scope on
         if target.subresource is not None and target.subresource not in res.subresources:
             if res.crd is not None and target.name is not None:  # the CRD handler's answer
                 raise errors.not_found(res, target.name)
