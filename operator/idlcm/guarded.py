@@ -82,6 +82,10 @@ class Guarded:
         self._check()
         await self._inner.add_members(group_id, account_ids)
 
+    async def join_group(self, name: str, account_ids: Sequence[str]) -> str:
+        self._check()
+        return await self._inner.join_group(name, account_ids)
+
     async def remove_members(self, group_id: str, account_ids: Sequence[str]) -> None:
         self._check()
         await self._inner.remove_members(group_id, account_ids)

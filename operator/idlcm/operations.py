@@ -250,27 +250,21 @@ async def apply_groups(
     """Create missing groups and change memberships of owned accounts; failures go into `outcome`, counted
     for the accounts whose membership they leave unchanged (`names`: app id -> userName)."""
     names = names or {}
-    ids: dict[str, str] = {}
-    for name in {*groups.creates, *(c.group for c in groups.changes)}:
-        try:
-            ids[name] = await connector.ensure_group(name)
-        except ConnectorError as e:
-            change = next((c for c in groups.changes if c.group == name), None)
-            affected = [names[i] for i in (*change.add, *change.remove) if i in names] if change else []
-            outcome.record(f"group {name}", "Group", e, affected)
-    for change in groups.changes:
-        if change.group not in ids:
-            continue
+    changes = {c.group: c for c in groups.changes}
+    for name in sorted({*groups.creates, *changes}):
+        change = changes.get(name)
+        add, remove = (change.add, change.remove) if change else ((), ())
         step = "add"
         try:
-            if change.add:
-                await connector.add_members(ids[change.group], change.add)
+            # A group is created with the accounts it gains as its first members: an app whose schema
+            # requires `members` refuses an empty group.
+            group_id = await (connector.join_group(name, add) if add else connector.ensure_group(name))
             step = "remove"
-            if change.remove:
-                await connector.remove_members(ids[change.group], change.remove)
+            if remove:
+                await connector.remove_members(group_id, remove)
         except ConnectorError as e:
-            affected = change.add if step == "add" else change.remove
-            outcome.record(f"group {change.group}", "Group", e, [names[i] for i in affected if i in names])
+            affected = (*add, *remove) if step == "add" else remove
+            outcome.record(f"group {name}", "Group", e, [names[i] for i in affected if i in names])
 
 
 def group_members(

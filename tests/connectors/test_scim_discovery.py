@@ -19,6 +19,8 @@ from idlcm.connections import ConnectorPool
 from idlcm.connectors import BearerAuth, OAuth2ClientCredentials, ScimConnector, Tls
 from idlcm.connectors.base import Account, CheckResult
 from idlcm.connectors.scim import mapping, schemas
+from idlcm.operations import Outcome, apply_groups
+from idlcm.plan import GroupChange, GroupPlan
 from idlcm.validation import ConnectorValidator, Report
 from scimapp import LoggedRequest, Message, Receive, ScimApp, Scope, Send, running_scim_app
 from validation.conftest import target
@@ -515,3 +517,25 @@ def test_a_published_schema_is_read_case_insensitively() -> None:
     assert sent.model_dump()["displayName"] == "Lovelace"
     assert sent.model_dump()["emails"] == [{"value": "a@example.org", "type": "work"}]
     assert mapping.to_group("eng", ["1"], profile).model_dump()["members"] == [{"value": "1"}]
+
+
+async def test_a_new_group_for_accounts_already_in_the_app_is_created_with_them(
+    quirky: QuirkyApp, quirky_connector: ScimConnector
+) -> None:
+    # The group step (operations.apply_groups) creates a group the spec names for accounts that exist
+    # already: on an app whose schema requires members, it must be created with its first members.
+    quirky.rewrites.append(("/Schemas", strict_schemas))
+    quirky.refusals.append(strict_writes)
+    await _checks(quirky_connector)
+    ada = await quirky_connector.create(Account(user_name="ada", email="ada@example.org"))
+    bob = await quirky_connector.create(Account(user_name="bob", email="bob@example.org"))
+    plan = GroupPlan(creates=["ops"], changes=[GroupChange("ops", add=[str(ada.id), str(bob.id)], remove=[])])
+
+    outcome = Outcome()
+    await apply_groups(plan, quirky_connector, outcome)
+
+    assert outcome.failures == []
+    assert [r for r in quirky.requests if r.status == 400] == []
+    [group] = quirky.groups()
+    assert group.display_name == "ops"
+    assert sorted(m.value for m in group.members) == sorted([str(ada.id), str(bob.id)])

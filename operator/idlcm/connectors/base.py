@@ -135,6 +135,11 @@ class Connector(Protocol):
         """Add accounts to a group, leaving its other members alone."""
         ...
 
+    async def join_group(self, name: str, account_ids: Sequence[str]) -> str:
+        """Add accounts to the group with this name, created if missing (with them as its first members,
+        for an app that refuses a group without members); its id."""
+        ...
+
     async def remove_members(self, group_id: str, account_ids: Sequence[str]) -> None:
         """Remove accounts from a group, leaving its other members alone."""
         ...

@@ -225,8 +225,14 @@ class ScimConnector:
             return self._group_ids[name], seeded
 
     async def _add_to_group(self, name: str, account_ids: Sequence[str]) -> None:
+        await self.join_group(name, account_ids)
+
+    async def join_group(self, name: str, account_ids: Sequence[str]) -> str:
+        """Add accounts to the group with this name, created if missing (seeded with them where the app's
+        schema requires members); its id."""
         group_id, seeded = await self._group(name, account_ids)
         await self.add_members(group_id, [i for i in account_ids if i not in seeded])
+        return group_id
 
     async def add_members(self, group_id: str, account_ids: Sequence[str]) -> None:
         """Add accounts to a group without touching its other members."""
