@@ -60,6 +60,9 @@ class Dialect:
     """A PATCH of a User touching any of these paths answers 501, changing nothing (django-scim2)."""
     max_member_changes: int | None = None
     """A Group PATCH with more member values than this answers 400; one replacing `members`, too."""
+    remove_members_by_value_only: bool = False
+    """Members leave a Group only as `remove members value=[{value: id}]`; a filtered path answers 501
+    (django-scim2)."""
 
 
 @dataclass
@@ -132,7 +135,7 @@ class DialectApp(ScimApp):
         with self._seen_lock:
             self.seen.append(seen)
         answer = self._refusal(self.dialect, seen, body) or await self._forward(
-            scope, self._rewrite_query(self.dialect, seen), body
+            scope, self._rewrite_query(self.dialect, seen), self._rewrite_body(self.dialect, seen, body)
         )
         answer = self._reshape(self.dialect, seen, answer)
         seen.status = answer.status
@@ -174,6 +177,10 @@ class DialectApp(ScimApp):
             refused = paths & {p.casefold() for p in dialect.patch_refuses}
             if refused:
                 return _error(501, f"PATCH of {sorted(refused)[0]} is not implemented")
+        if method == "PATCH" and group and dialect.remove_members_by_value_only:
+            for op in json.loads(body).get("Operations", []):
+                if str(op.get("op", "")).lower() == "remove" and "[" in str(op.get("path", "")):
+                    return _error(501, "Not Implemented")
         if method == "PATCH" and group and dialect.max_member_changes is not None:
             operations = json.loads(body).get("Operations", [])
             changes = 0
@@ -188,6 +195,20 @@ class DialectApp(ScimApp):
                     400, f"at most {dialect.max_member_changes} member changes per request", "tooMany"
                 )
         return None
+
+    def _rewrite_body(self, dialect: Dialect, seen: Seen, body: bytes) -> bytes:
+        if not (dialect.remove_members_by_value_only and seen.method == "PATCH" and "/Groups/" in seen.path):
+            return body
+        operations = []
+        for op in json.loads(body).get("Operations", []):  # by value, as the RFC app behind understands it
+            if str(op.get("op", "")).lower() == "remove" and op.get("path") == "members" and op.get("value"):
+                operations.extend(
+                    {"op": "remove", "path": f"members[value eq {json.dumps(m['value'])}]"}
+                    for m in op["value"]
+                )
+            else:
+                operations.append(op)
+        return json.dumps({**json.loads(body), "Operations": operations}).encode()
 
     def _rewrite_query(self, dialect: Dialect, seen: Seen) -> dict[str, str]:
         query = dict(seen.query)

@@ -337,3 +337,22 @@ async def test_conflict_without_a_scim_body_is_a_taken_user_name(
     with pytest.raises(ConflictError):
         await app_connector.create(Account(user_name="alice", external_id="emp-2"))
     assert [u.external_id for u in dialect_app.users()] == ["emp-1"]
+
+
+async def test_members_leave_by_value_where_the_filter_is_refused(
+    dialect_app: DialectApp, app_connector: ScimConnector
+) -> None:
+    dialect_app.dialect = Dialect(remove_members_by_value_only=True)  # as django-scim2
+    accounts = await _create(app_connector, ["ann", "bob", "cid"], groups=("staff",))
+    ids = [str(a.id) for a in accounts]
+    group_id = await app_connector.ensure_group("staff")
+    dialect_app.seen.clear()
+    await app_connector.remove_members(group_id, ids[:1])
+    await app_connector.remove_members(group_id, ids[1:2])
+    [group] = dialect_app.groups()
+    assert [m.value for m in group.members] == ids[2:]
+    patches = dialect_app.requests_seen("PATCH", "/v2/Groups/")
+    assert [p.status for p in patches] == [501, 204, 204]  # the filter refused once, then by value at once
+    assert [op["path"] for op in patches[-1].json()["Operations"]] == ["members"]
+    assert app_connector.dialect.member_removal == "value"
+    assert dialect_app.requests_seen("PUT") == []

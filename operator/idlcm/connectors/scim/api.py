@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
+import re
 from collections.abc import AsyncGenerator, Awaitable
 from typing import Any, TypeVar
 
@@ -17,6 +19,7 @@ from scim2_client.engines.httpx2 import AsyncSCIMClient
 from scim2_models import (
     Context,
     Group,
+    GroupMember,
     ListResponse,
     PatchOp,
     PatchOperation,
@@ -454,9 +457,30 @@ class ScimApi:
         if issubclass(model, Group):
             answer: Resource[Any] | None = None
             for part in _member_parts(patch, self.dialect.max_member_changes):
-                answer, version = await self._change(model, id, part, what, version)
+                answer, version = await self._change_members(model, id, part, what, version)
             return answer, version
         return await self._change(model, id, patch, what, version)
+
+    async def _change_members(
+        self, model: type[Resource[Any]], id: str, patch: PatchOp[Any], what: str, version: str | None
+    ) -> tuple[Resource[Any] | None, str | None]:
+        """A Group change; member removals by filter (`members[value eq "id"]`, RFC 7644), or by value
+        (`remove members value=[{value: id}]`) where the app refused the filter (django-scim2: 501)."""
+        by_value = _removals_by_value(patch)
+        if self.dialect.member_removal == "value":
+            return await self._change(model, id, by_value, what, version)
+        try:
+            return await self._change(model, id, patch, what, version)
+        except ConnectorError as exc:
+            if exc.status not in (400, 501) or by_value is patch:
+                raise
+            status = exc.status
+        answer = await self._change(model, id, by_value, what, version)
+        self.dialect.member_removal = "value"
+        self.dialect.note(
+            "member removal", f"the app refuses removing members by filter (HTTP {status}): removed by value"
+        )
+        return answer
 
     async def _change(
         self, model: type[Resource[Any]], id: str, patch: PatchOp[Any], what: str, version: str | None
@@ -490,6 +514,8 @@ class ScimApi:
         try:
             return self._patched(kind, await self._send_patch(model, id, patch, what, version))
         except ConnectorError as exc:
+            if not user and exc.status in (400, 501) and _removals_by_value(patch) is not patch:
+                raise  # a removal by filter refused: `_change_members` tries it by value, not as a PUT
             if exc.status == 405 or (
                 exc.status == 501 and not self.dialect.patch_works and len(operations) < 2
             ):
@@ -636,6 +662,28 @@ def _member_parts(patch: PatchOp[Any], limit: int) -> list[PatchOp[Any]]:
         parts[-1].append(operation)
         weight += size
     return [type(patch)(operations=operations) for operations in parts if operations]
+
+
+_BY_FILTER = re.compile(r'^members\[value eq (".*")\]$', re.IGNORECASE)
+
+
+def _removals_by_value(patch: PatchOp[Any]) -> PatchOp[Any]:
+    """The Group PATCH with its `members[value eq "id"]` removals as one removal by value (the same PATCH
+    object when it has none). Only for apps that refused the filter: at an RFC app, a `remove` of `members`
+    with no filter removes every member."""
+    kept: list[PatchOperation[Any]] = []
+    values: list[str] = []
+    for operation in patch.operations or []:
+        match = _BY_FILTER.match(str(operation.path or ""))
+        if operation.op == PatchOperation.Op.remove and match:
+            values.append(str(json.loads(match[1])))
+        else:
+            kept.append(operation)
+    if not values:
+        return patch
+    members = [GroupMember(value=value) for value in values]
+    removal = PatchOperation[Group](op=PatchOperation.Op.remove, path="members", value=members)
+    return type(patch)(operations=[*kept, removal])
 
 
 def _endless(what: str, why: str) -> NeedsHumanError:

@@ -59,6 +59,8 @@ class Dialect:
     patch_works: bool = False
     """A PATCH of a User went through here: a 501 since is about an attribute, not PATCH itself."""
     max_member_changes: int = MAX_MEMBER_CHANGES
+    member_removal: Literal["filter", "value"] = "filter"
+    """How members leave a Group: `members[value eq "id"]` (RFC 7644), or by value where that is refused."""
     notes: dict[str, str] = field(default_factory=dict)
     """Why each choice was made, in the user's words, by topic ("listing", "users write", ...)."""
 
@@ -87,6 +89,7 @@ class Dialect:
             "groupsWrite": self.groups_write,
             "patchWorks": self.patch_works,
             "maxMemberChanges": self.max_member_changes,
+            "memberRemoval": self.member_removal,
             "notes": dict(self.notes),
         }
         if media_type is not None:
@@ -105,6 +108,8 @@ class Dialect:
             if data.get(key) in ("patch", "put"):
                 setattr(dialect, name, data[key])
         dialect.patch_works = data.get("patchWorks") is True
+        if data.get("memberRemoval") in ("filter", "value"):
+            dialect.member_removal = data["memberRemoval"]
         notes = data.get("notes")
         if isinstance(notes, Mapping):
             dialect.notes = {str(k): str(v) for k, v in notes.items()}
