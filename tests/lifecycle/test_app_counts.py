@@ -32,7 +32,7 @@ async def test_an_integration_that_fails_validation_still_uses_the_app(
     await cluster.create_integration("hr-bad", _with_token_from(scim_app, "bad-token", "acme-hr"))
     await cluster.wait_status("hr-bad", "UnderReview")
     # The app never passed validation, yet an Integration uses it.
-    assert await cluster.wait_for("externalapps", "acme-hr", _counted("hr-bad"))
+    assert await cluster.wait_for("externalapps", "acme-hr", _counted("hr-bad"), timeout=60)
 
     await cluster.create_secret("acme-token", {"token": scim_app.token})
     await cluster.create_integration("crm-sales", spec_for(scim_app))
@@ -40,4 +40,4 @@ async def test_an_integration_that_fails_validation_still_uses_the_app(
     # A later Integration of the validated app that fails its own validation counts too.
     await cluster.create_integration("crm-wrong", _with_token_from(scim_app, "bad-token"))
     await cluster.wait_status("crm-wrong", "UnderReview")
-    assert await cluster.wait_for("externalapps", "acme-crm", _counted("crm-sales", "crm-wrong"))
+    assert await cluster.wait_for("externalapps", "acme-crm", _counted("crm-sales", "crm-wrong"), timeout=60)
