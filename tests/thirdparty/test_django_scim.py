@@ -3,23 +3,12 @@ updates, repairs and reports collisions; what it cannot store (title) keeps the 
 
 from __future__ import annotations
 
-import pytest
-
 from lifecycle.conftest import Cluster, OperatorFactory
 from thirdparty import scenarios
 from thirdparty.conftest import DjangoScim2
 
 # django-scim2 stores userName, name.givenName/familyName, one email, active and groups; it answers a
 # displayName computed from the name parts and drops title.
-
-# Where idlcm falls short today (strict: each mark must go once the fix lands, or the test fails).
-REMOVE_BY_FILTER_PATH = pytest.mark.xfail(
-    strict=True,
-    reason="django-scim2 removes group members only as {op: remove, path: members, value: [{value: id}]}; "
-    'idlcm sends PATCH /Groups/{id} [{op: remove, path: members[value eq "114"]}, ...], the app '
-    "answers 501 and idlcm stops at Failed (MissingCapability) 'remove members from group 8: 501' (honest, "
-    "but the app could have done it): wanted, on that 501, the remove by value: helper B's fix",
-)
 
 
 def stored_roster(prefix: str, n: int) -> list[dict[str, object]]:
@@ -47,7 +36,6 @@ async def test_a_display_name_the_app_computes_otherwise_is_named_and_not_uptoda
     await scenarios.not_stored(cluster, operator, django_scim, prefix, accounts, "displayName")
 
 
-@REMOVE_BY_FILTER_PATH
 async def test_an_update_converges(
     cluster: Cluster, operator: OperatorFactory, django_scim: DjangoScim2, prefix: str
 ) -> None:
