@@ -27,6 +27,9 @@ class Guarded:
     ) -> list[CheckResult]:
         return await self._inner.validate(attributes, discovery=discovery)
 
+    def need(self, accounts: Collection[Account]) -> None:
+        self._inner.need(accounts)
+
     def list_accounts(self) -> AsyncIterator[Account]:
         return self._inner.list_accounts()
 

@@ -434,6 +434,7 @@ class Reconciler:
                 reporter.check,
                 concurrency=spec.connector.scim.rate_limit.max_concurrency,
             )
+            connector.need(desired)  # where the app cannot list everything, these are looked up
             actual = [account async for account in connector.list_accounts()]
         except NeedsHumanError as e:
             await self._operation_failed(reporter, op, started, e.problem_class, e.message)
@@ -718,6 +719,7 @@ class Reconciler:
         concurrency = spec.connector.scim.rate_limit.max_concurrency
         connector = Guarded(self._connectors.get(target), reporter.check, concurrency=concurrency)
         owner = planning.Owner(obj.namespace, obj.name, obj.uid)
+        connector.need(_declared_inline(obj, owner))
         actual = [account async for account in connector.list_accounts()]
         plan = planning.plan([], actual, owner=owner, mode=spec.deprovision.mode, adopt_existing=False)
         # Written (no transition: a deletion may come in any state) before the first write to the app.
@@ -901,6 +903,18 @@ def _validation_status(
     if started is not None:
         out["startTime"] = timestamp(started)
     return out
+
+
+def _declared_inline(obj: Integration, owner: planning.Owner) -> list[Account]:
+    """The inline accounts as declared, with this Integration's stamps: what an app that cannot list all its
+    accounts is asked about at deletion (rosters are not read then; their accounts are found by listing)."""
+    found = []
+    for item in obj.spec.get("accounts") or ():
+        name = item.get("userName") if isinstance(item, Mapping) else None
+        if isinstance(name, str) and name:
+            groups = tuple(g for g in item.get("groups") or () if isinstance(g, str))
+            found.append(Account(user_name=name, external_id=owner.stamp(name), groups=groups))
+    return found
 
 
 def _tell_taken_back(

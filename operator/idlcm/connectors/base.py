@@ -97,6 +97,11 @@ class Connector(Protocol):
         """
         ...
 
+    def need(self, accounts: Collection[Account]) -> None:
+        """Name the accounts the coming operation is about (as declared, with their owner stamps), before
+        `list_accounts`: a connector to an app that cannot list all its accounts looks these up instead."""
+        ...
+
     def list_accounts(self) -> AsyncIterator[Account]:
         """Every account in the app, in pages as large as the app allows."""
         ...
