@@ -30,6 +30,12 @@ class Guarded:
     def need(self, accounts: Collection[Account]) -> None:
         self._inner.need(accounts)
 
+    def profile(self) -> dict[str, Any]:
+        return self._inner.profile()
+
+    def resume(self, recorded: Mapping[str, Any]) -> None:
+        self._inner.resume(recorded)
+
     def list_accounts(self) -> AsyncIterator[Account]:
         return self._inner.list_accounts()
 

@@ -434,6 +434,8 @@ class Reconciler:
                 reporter.check,
                 concurrency=spec.connector.scim.rate_limit.max_concurrency,
             )
+            recorded = await self._recorded_dialect(obj.namespace, spec.app)
+            connector.resume(recorded)  # how the app spoke to an earlier run
             connector.need(desired)  # where the app cannot list everything, these are looked up
             actual = [account async for account in connector.list_accounts()]
         except NeedsHumanError as e:
@@ -499,8 +501,14 @@ class Reconciler:
                 names = {a.id: a.user_name for a in actual if a.id}
                 names.update({i: u for u, i in outcome.ids.items()})
                 await operations.apply_groups(groups, connector, outcome, names)
-        await self._operation_done(reporter, op, started, plan, desired, outcome, basis)
+        profile = connector.profile()
+        await self._operation_done(reporter, op, started, plan, desired, outcome, basis, profile)
         _tell_taken_back(reporter, plan, owner, outcome)
+        if profile != recorded:  # kept on the app, where the next run (any replica) starts from it
+            try:
+                await self.kube.patch_app_status(obj.namespace, spec.app, {"dialect": profile})
+            except Exception as exc:  # the app went away or the API is busy: the next operation tries again
+                logger.warning("recording the dialect of app %s/%s failed: %s", obj.namespace, spec.app, exc)
 
     async def _operation_done(
         self,
@@ -511,6 +519,7 @@ class Reconciler:
         desired: list[Account],
         outcome: operations.Outcome,
         basis: str,
+        dialect: Mapping[str, Any] | None = None,
     ) -> None:
         reporter.account_failures(outcome.failures, outcome.failed)
         failed_desired = outcome.failed_in(operations.ACCOUNT_OPERATIONS)
@@ -535,6 +544,7 @@ class Reconciler:
             "approvedDeprovisions": None,
             "plan": None,
             "notStored": _not_stored(outcome, basis),
+            **({"dialect": dialect} if dialect else {}),
         }
         not_stored = outcome.unstored_summary()
         if outcome.needs_human is not None:
@@ -745,6 +755,12 @@ class Reconciler:
         return [f"{f.user_name} ({f.message})" for f in outcome.failures] if outcome.failed else []
 
     # -- helpers
+
+    async def _recorded_dialect(self, namespace: str, app: str) -> dict[str, Any]:
+        """The dialect an earlier run recorded on the ExternalApp (empty when none)."""
+        found = await self.kube.get_app(namespace, app) if app else None
+        recorded = ((found or {}).get("status") or {}).get("dialect")
+        return dict(recorded) if isinstance(recorded, Mapping) else {}
 
     async def _app_validated(self, namespace: str, app: str) -> bool:
         found = await self.kube.get_app(namespace, app) if app else None

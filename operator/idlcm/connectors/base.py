@@ -97,6 +97,15 @@ class Connector(Protocol):
         """
         ...
 
+    def profile(self) -> dict[str, Any]:
+        """How this connector speaks to the app, as learnt so far (JSON-ready: shown in status and kept on
+        the ExternalApp)."""
+        ...
+
+    def resume(self, recorded: Mapping[str, Any]) -> None:
+        """Start from a `profile` recorded earlier, unless this process has learnt the app's ways already."""
+        ...
+
     def need(self, accounts: Collection[Account]) -> None:
         """Name the accounts the coming operation is about (as declared, with their owner stamps), before
         `list_accounts`: a connector to an app that cannot list all its accounts looks these up instead."""

@@ -16,7 +16,7 @@ from idlcm.connectors.errors import ConflictError, ConnectorError, NotFoundError
 from idlcm.connectors.ratelimit import RateLimit, RateLimiter
 from idlcm.connectors.scim import bulk, mapping, schemas
 from idlcm.connectors.scim.api import ScimApi
-from idlcm.connectors.scim.dialect import AttributesRefused, Dialect, Needed
+from idlcm.connectors.scim.dialect import DIALECTS, AttributesRefused, Dialect, Needed
 from idlcm.connectors.shared import SharedChecks
 from idlcm.connectors.transport import DEFAULT_MAX_RESPONSE_BYTES, RequestObserver, Tls
 
@@ -76,6 +76,14 @@ class ScimConnector:
         from idlcm.connectors.scim.validate import validate
 
         return await validate(self.api, attributes, discovery=discovery)
+
+    def profile(self) -> dict[str, Any]:
+        """The app's dialect and media type as learnt so far (unset fields left out)."""
+        return {k: v for k, v in self.api.profile().items() if v is not None}
+
+    def resume(self, recorded: Mapping[str, Any]) -> None:
+        """Start from the dialect recorded on the ExternalApp, unless this process has learnt it already."""
+        DIALECTS.resume(self.api.base_url, recorded)
 
     def need(self, accounts: Collection[Account]) -> None:
         """Name the accounts the coming operation is about (as declared, with their owner stamps): an app

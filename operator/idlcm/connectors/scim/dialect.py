@@ -132,6 +132,18 @@ class Dialects:
         with self._lock:
             return self._by_url.setdefault(base_url.rstrip("/"), Dialect())
 
+    def resume(self, base_url: str, recorded: Mapping[str, Any]) -> bool:
+        """Start an app this process has learnt nothing of from a profile recorded earlier (`to_dict`, kept
+        on the ExternalApp); whether it was taken."""
+        with self._lock:
+            dialect = self._by_url.setdefault(base_url.rstrip("/"), Dialect())
+            if dialect != Dialect():
+                return False  # learnt here already: what this process saw wins
+            earlier = Dialect.from_dict(recorded)
+            for known in dataclasses.fields(Dialect):
+                setattr(dialect, known.name, getattr(earlier, known.name))
+            return True
+
     def forget(self, base_url: str) -> None:
         """Start this app from the RFC dialect again (e.g. after the app changed)."""
         with self._lock:
