@@ -148,6 +148,12 @@ class Reconciler:
     async def _story(self, obj: Integration, trigger: Trigger, reporter: Reporter) -> None:
         app_name = str(obj.spec.get("app", ""))
         app_validated = await self._app_validated(obj.namespace, app_name)
+        if trigger == Trigger.SPEC_CHANGED and _spec_handled(
+            reporter.status, reporter.current, obj.generation
+        ):
+            # kopf reports a change this process (or another replica) handled already: its creation handler,
+            # retried past the change, ran the new spec; its update handler then reports it once more.
+            return
         if trigger in (Trigger.CREATED, Trigger.RESUMED) and _spec_unseen(reporter.status, obj.generation):
             # Changed while no operator looked: kopf reports no update if it lost its own record of the
             # spec (killed before storing it), and its creation handler would see nothing to do.
@@ -822,6 +828,24 @@ async def _let_go(reporter: Reporter) -> None:
         await asyncio.wait_for(reporter.release(), timeout=5.0)
     except Exception as e:
         logger.debug("lease not given back (it expires): %s", e)
+
+
+_SETTLED = frozenset(
+    {
+        Status.UP_TO_DATE,
+        Status.VALIDATED,
+        Status.VALIDATION_FAILED,
+        Status.FAILED,
+        Status.RETRYING,
+        Status.UNDER_REVIEW,
+    }
+)
+"""States a run of a generation ends in (or waits in for its retry): that generation was handled."""
+
+
+def _spec_handled(status: Mapping[str, Any], current: Status | None, generation: int) -> bool:
+    """Whether this generation of the spec was handled already (a run of it ended or waits for a retry)."""
+    return current in _SETTLED and status.get("observedGeneration") == generation
 
 
 def _spec_unseen(status: Mapping[str, Any], generation: int) -> bool:
