@@ -13,6 +13,7 @@ other's accounts.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import shutil
@@ -179,16 +180,19 @@ def scimmy_installed() -> Path:
     modules = SCIMMY_DIR / "node_modules"
     marker = modules / ".package-lock.json"  # npm writes it on every install
     lock = SCIMMY_DIR / "package-lock.json"
-    if not marker.is_file() or marker.stat().st_mtime < lock.stat().st_mtime:
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
-            cwd=SCIMMY_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci in {SCIMMY_DIR} failed:\n{done.stdout}\n{done.stderr}")
+    # One install at a time: test workers (pytest-xdist) are processes of their own.
+    with (SCIMMY_DIR / ".install.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not marker.is_file() or marker.stat().st_mtime < lock.stat().st_mtime:
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
+                cwd=SCIMMY_DIR,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if done.returncode != 0:
+                pytest.fail(f"npm ci in {SCIMMY_DIR} failed:\n{done.stdout}\n{done.stderr}")
     return modules
 
 
