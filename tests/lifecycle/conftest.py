@@ -119,14 +119,16 @@ class Cluster:
         predicate: Callable[[dict[str, Any] | None], bool],
         *,
         timeout: float = 15.0,
+        interval: float = 0.05,
     ) -> dict[str, Any] | None:
-        """Poll the object until the predicate holds; fail with the last seen object otherwise."""
+        """Poll the object until the predicate holds; fail with the last seen object otherwise (`interval`:
+        longer for a large object, whose every read costs the API and this process)."""
         deadline = time.monotonic() + timeout
         obj = await self.get(plural, name)
         while not predicate(obj):
             if time.monotonic() > deadline:
                 pytest.fail(f"timed out waiting for {plural}/{name}; last seen: {obj}")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(interval)
             obj = await self.get(plural, name)
         if plural == "integrations" and obj is not None:
             await self.check_up_to_date(obj)  # whatever a test waited for, an UpToDate must hold
@@ -142,7 +144,9 @@ class Cluster:
                 return seen
             await asyncio.sleep(0.05)
 
-    async def wait_status(self, name: str, status: str, *, timeout: float = 15.0) -> dict[str, Any]:
+    async def wait_status(
+        self, name: str, status: str, *, timeout: float = 15.0, interval: float = 0.05
+    ) -> dict[str, Any]:
         """Wait for this status; `UpToDate` for the current spec (observedGeneration), and then the app's
         storage must hold what the spec declares (`invariants.assert_up_to_date_holds`)."""
 
@@ -154,7 +158,7 @@ class Cluster:
                 return False
             return seen.get("status") == status
 
-        obj = await self.wait_for("integrations", name, reached, timeout=timeout)
+        obj = await self.wait_for("integrations", name, reached, timeout=timeout, interval=interval)
         assert obj is not None
         return obj
 

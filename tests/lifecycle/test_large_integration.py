@@ -1,0 +1,44 @@
+"""The largest Integration the CRD allows, end to end: 5,000 declared accounts with every field are created,
+provisioned and deleted (finalizer released, every account deprovisioned), as on a real cluster, where
+kopf's record of the spec in one annotation once made such an Integration impossible to delete."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lifecycle.conftest import FAST, Cluster, OperatorFactory, in_app, spec_for
+from lifecycle.test_kopf_storage import every_field
+from scimapp import ScimApp
+
+COUNT = 5000
+# Generous: the condition is what is awaited, the timeout only ends a run that would never get there.
+TIMEOUT = 300.0
+POLL = 1.0  # each read of a 1.3 MB object costs the API and the test: not twenty a second
+
+
+async def test_5000_accounts_with_every_field_are_provisioned_and_deprovisioned_on_delete(
+    cluster: Cluster, operator: OperatorFactory, scim_app: ScimApp
+) -> None:
+    # A status write of a 1.3 MB object is slow on a loaded machine: a lease as long as in production.
+    await operator(dataclasses.replace(FAST, lease_seconds=60))
+    await cluster.create_secret("acme-token", {"token": scim_app.token})
+    accounts = every_field(COUNT)
+    await cluster.create_integration("crm", spec_for(scim_app, *accounts))
+
+    done = await cluster.wait_status("crm", "UpToDate", timeout=TIMEOUT, interval=POLL)
+    assert done["status"]["accounts"]["summary"] == f"{COUNT}/{COUNT}"
+    held = in_app(scim_app)
+    assert len(held) == COUNT
+    for declared in (accounts[0], accounts[2718], accounts[-1]):
+        user = held[declared["userName"]]
+        assert user["displayName"] == declared["displayName"]
+        assert user["title"] == declared["title"]
+        assert user["emails"][0]["value"] == declared["email"]
+    annotations = done["metadata"].get("annotations") or {}
+    assert sum(len(k) + len(v) for k, v in annotations.items()) < 4096  # nowhere near the 256 KiB limit
+
+    await cluster.delete_integration("crm")
+    await cluster.wait_for("integrations", "crm", lambda o: o is None, timeout=TIMEOUT, interval=POLL)
+    assert not [name for name, user in in_app(scim_app).items() if user.get("active")]
+    reasons = [e.reason for e in await cluster.events_for("crm")]
+    assert "DeprovisionIncomplete" not in reasons
