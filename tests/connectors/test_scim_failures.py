@@ -2,6 +2,7 @@
 
 import asyncio
 import email.utils
+import itertools
 import json
 import time
 
@@ -19,6 +20,7 @@ from idlcm.connectors import (
     Tls,
 )
 from idlcm.connectors.scim.api import READ_RETRIES
+from idlcm.connectors.transport import THROTTLE_RETRIES
 from scimapp import ScimApp
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -30,12 +32,22 @@ def _connector(scim_app: ScimApp, **kwargs: object) -> ScimConnector:
 
 
 async def test_throttling_with_retry_after_seconds(scim_app: ScimApp, connector: ScimConnector) -> None:
+    # A 429 did nothing: the create is sent again after the pause the app asked for, at a lowered rate.
     scim_app.faults.arm(429, retry_after=1, times=2, path_prefix="/Users", methods={"POST"})
-    for _ in range(2):  # (each next request waits out the Retry-After: a second each)
-        with pytest.raises(RetryableError) as caught:
-            await connector.create(Account(user_name="alice"))
-        assert (caught.value.status, caught.value.retry_after) == (429, 1.0)
     assert (await connector.create(Account(user_name="alice"))).id
+    posts = scim_app.requests.select("POST", "/v2/Users")
+    assert [p.status for p in posts] == [429, 429, 201]
+    assert all(b.time - a.time >= 1.0 for a, b in itertools.pairwise(posts))  # each pause waited out
+    assert connector.limiter.throttled == 2  # counted apart from failures
+    assert [u.user_name for u in scim_app.users()] == ["alice"]
+
+    # Throttled past THROTTLE_RETRIES sends: the 429 is the answer, and the operation retries later.
+    scim_app.faults.arm(
+        429, retry_after=1, times=THROTTLE_RETRIES + 1, path_prefix="/Users", methods={"POST"}
+    )
+    with pytest.raises(RetryableError) as caught:
+        await connector.create(Account(user_name="bob"))
+    assert (caught.value.status, caught.value.retry_after) == (429, 1.0)
 
 
 async def test_throttling_with_retry_after_date_and_no_scim_body(

@@ -40,8 +40,12 @@ class RateLimiter:
         max_pause_wait: float = MAX_PAUSE_WAIT,
     ) -> None:
         self.limit = limit
+        self.rate = limit.requests_per_second
+        """The rate admitted now: the limit, lowered while the app throttles (429) and raised back after."""
         self.waited_seconds = 0.0
         self.admitted = 0
+        self.throttled = 0
+        """Requests the app answered 429 and that were sent again after its pause (not failures)."""
         self._clock = clock
         self._sleep = sleep
         # A burst of one second's worth of requests, at least one.
@@ -52,6 +56,20 @@ class RateLimiter:
         self._bucket_lock = asyncio.Lock()
         self._paused_until = float("-inf")
         self._max_pause_wait = max_pause_wait
+
+    def slow_down(self) -> None:
+        """The app throttled a request (429): halve the rate (at least one a second, or the limit if lower).
+        Slack, for one, allows about 180 writes a minute with bursts of 20: adapt to it rather than fail."""
+        self.throttled += 1
+        self.rate = max(min(1.0, self.limit.requests_per_second), self.rate / 2)
+        self._capacity = max(1.0, min(self._capacity, self.rate))
+        self._tokens = min(self._tokens, self._capacity)
+
+    def speed_up(self) -> None:
+        """A request passed: win back a twentieth of the limit (the rate climbs back in twenty answers)."""
+        if self.rate < self.limit.requests_per_second:
+            self.rate = min(self.limit.requests_per_second, self.rate + self.limit.requests_per_second / 20)
+            self._capacity = max(1.0, self.rate)
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` from now: the app asked for it (429 or 503 with Retry-After)."""
@@ -84,11 +102,9 @@ class RateLimiter:
         async with self._bucket_lock:  # FIFO: waiters take tokens in arrival order
             while True:
                 now = self._clock()
-                self._tokens = min(
-                    self._capacity, self._tokens + (now - self._refilled_at) * self.limit.requests_per_second
-                )
+                self._tokens = min(self._capacity, self._tokens + (now - self._refilled_at) * self.rate)
                 self._refilled_at = now
                 if self._tokens >= 1.0 - 1e-9:  # tolerance: float sums of refills fall just short
                     self._tokens = max(0.0, self._tokens - 1.0)
                     return
-                await self._sleep((1.0 - self._tokens) / self.limit.requests_per_second)
+                await self._sleep((1.0 - self._tokens) / self.rate)

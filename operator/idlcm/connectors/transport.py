@@ -16,6 +16,14 @@ from idlcm.connectors.ratelimit import RateLimiter
 # About ten times a page of 1,000 users with every mapped attribute (~0.85 MB from scim2-server), small
 # enough that a runaway or hostile answer cannot exhaust the operator's memory (one per request in flight).
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+THROTTLE_RETRIES = 3
+"""Times a request the app throttled (429) is sent again, after the pause it asked for, before its 429 is
+the answer (a pause longer than the limiter waits out fails at once: the operation retries later)."""
+THROTTLE_MAX_WAIT = 5.0
+"""The longest Retry-After of a 429 waited out before sending the request again."""
+THROTTLE_PAUSE = 1.0
+"""Seconds paused after a 429 that names no Retry-After."""
+
 # The statuses whose Retry-After pauses every request to the app, not only the one refused.
 _PAUSING = frozenset({429, 503})
 SCIM_JSON = "application/scim+json"
@@ -173,6 +181,23 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         self._media = media
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send it; a 429 (nothing was done: the app asks to slow down) is sent again after the pause it
+        asked for, at a lowered rate, up to `THROTTLE_RETRIES` times, then answered as it came."""
+        for _ in range(THROTTLE_RETRIES):
+            answer = await self._framed(request)
+            if answer.status_code != 429:
+                self._limiter.speed_up()
+                return answer
+            self._limiter.slow_down()
+            pause = parse_retry_after(answer.headers.get("Retry-After"))
+            if pause is not None and pause > THROTTLE_MAX_WAIT:
+                return answer  # a long pause: the operation is retried no sooner than asked
+            if not pause:
+                self._limiter.pause(THROTTLE_PAUSE)  # none given: a short pause of our own
+            request = _again(request, request.headers)
+        return await self._framed(request)
+
+    async def _framed(self, request: httpx2.Request) -> httpx2.Response:
         media = self._media
         if media is None or not _is_json(request.headers.get("Content-Type")):
             return await self._send(request)
@@ -184,14 +209,7 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         other = PLAIN_JSON if sent_as == SCIM_JSON else SCIM_JSON
         headers = request.headers.copy()
         headers["Content-Type"] = other
-        again = httpx2.Request(
-            request.method,
-            request.url,
-            headers=headers,
-            content=request.content,
-            extensions=request.extensions,
-        )
-        retried = await self._send(again)
+        retried = await self._send(_again(request, headers))
         if retried.status_code != 415:
             media.value = other  # (a concurrent request may have learnt it already: the same lesson)
         return retried
@@ -219,6 +237,13 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def _again(request: httpx2.Request, headers: httpx2.Headers) -> httpx2.Request:
+    """The same request, to send once more (with these headers)."""
+    return httpx2.Request(
+        request.method, request.url, headers=headers, content=request.content, extensions=request.extensions
+    )
 
 
 def _is_json(content_type: str | None) -> bool:
