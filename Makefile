@@ -47,7 +47,7 @@ test-under-load:
 # The long reliability runs (issue 7; not part of `test`, nor CI): thousands of accounts, many crash points.
 # Each prints its figures (kill points, duplicates, missing, time to converge).
 soak: install
-	IDLCM_SOAK=1 $(BIN)/pytest -m soak -s -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
+	IDLCM_SOAK=1 $(BIN)/pytest -m soak -s -p no:cacheprovider tests/reliability tests/lifecycle/test_large_integration.py $(PYTEST_ARGS)
 
 # The six benchmarks of issue 6 (not part of `test`): every figure beside its baseline and target, ~5-6 min on
 # 2 cores; bench/RESULTS.md records a run. ARGS=--quick: smaller sizes; ARGS="--only b1,b6": a subset.
