@@ -208,7 +208,9 @@ class Reconciler:
         """Claim and run the app's first validation, or wait (UnderValidation) for the one running it."""
         claim = await self._claim_app(obj, spec)
         if claim == "validated":
-            await reporter.move(Event.VALIDATION_STARTED, reason="AppValidated", message="app validated")
+            await reporter.move(
+                Event.VALIDATION_STARTED, reason="AppValidated", message=f"app {spec.app} validated"
+            )
             return None
         if claim == "review":
             app = await self.kube.get_app(obj.namespace, spec.app) or {}
