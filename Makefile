@@ -12,6 +12,8 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	@# SCIMMY, one of the SCIM servers written by others that tests/thirdparty/ runs (needs Node.js and npm).
+	cd tests/thirdparty/scimmy && npm ci --no-audit --no-fund --prefer-offline --loglevel=error
 
 # Against the cluster of $KUBECONFIG when set, else an embedded Kubernetes API.
 run:

@@ -1,8 +1,8 @@
 """SCIM servers written by others, unmodified, started on loopback once per module, with a view of what each
 one stores (its own storage: SCIMMY's in-memory store through a read-only route, Django's sqlite tables).
 
-- SCIMMY with scimmy-routers (npm), on Node.js: tests/thirdparty/scimmy/ (`npm ci` runs here, once per
-  session, when node_modules/ is missing or older than package-lock.json; the npm registry must then answer).
+- SCIMMY with scimmy-routers (npm), on Node.js: tests/thirdparty/scimmy/ (`make install` runs `npm ci`
+  there; the tests install nothing and ask no registry).
 - django-scim2 (PyPI): tests/thirdparty/django_scim/ (a minimal Django project, sqlite in a temp dir).
 - django-scim2-server (PyPI): tests/thirdparty/django_scim2_server/ (the same, for that package).
 
@@ -13,7 +13,6 @@ other's accounts.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import secrets
 import shutil
@@ -173,26 +172,14 @@ SCIMMY_DIR = HERE / "scimmy"
 
 @pytest.fixture(scope="session")
 def scimmy_installed() -> Path:
-    """tests/thirdparty/scimmy/node_modules, from package-lock.json (`npm ci`) if missing or stale."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.fail("SCIMMY's tests need Node.js (>= 20) and npm on PATH")
+    """tests/thirdparty/scimmy/node_modules, as `make install` put it there (`npm ci`): the tests install
+    nothing themselves, and ask no registry."""
+    if not shutil.which("node"):
+        pytest.fail("SCIMMY's tests need Node.js (>= 20) on PATH")
     modules = SCIMMY_DIR / "node_modules"
     marker = modules / ".package-lock.json"  # npm writes it on every install
-    lock = SCIMMY_DIR / "package-lock.json"
-    # One install at a time: test workers (pytest-xdist) are processes of their own.
-    with (SCIMMY_DIR / ".install.lock").open("w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        if not marker.is_file() or marker.stat().st_mtime < lock.stat().st_mtime:
-            done = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
-                cwd=SCIMMY_DIR,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            if done.returncode != 0:
-                pytest.fail(f"npm ci in {SCIMMY_DIR} failed:\n{done.stdout}\n{done.stderr}")
+    if not marker.is_file() or marker.stat().st_mtime < (SCIMMY_DIR / "package-lock.json").stat().st_mtime:
+        pytest.fail(f"{modules} is missing or older than package-lock.json: run `make install` (npm ci)")
     return modules
 
 
