@@ -314,7 +314,7 @@ async def test_connector_errors_never_carry_a_credential(scim_app: ScimApp) -> N
         {"status": 403, "detail": echo},
         {"status": 500, "detail": echo},
         {"status": 503, "detail": echo, "retry_after": 0},
-        {"status": 429, "detail": echo, "retry_after": 0},
+        {"status": 429, "detail": echo, "retry_after": 600},  # a long pause: answered at once, not sent again
         {"status": 400, "detail": echo},
         {
             "status": 502,

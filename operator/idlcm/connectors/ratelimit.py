@@ -16,6 +16,10 @@ MAX_PAUSE_WAIT = 30.0
 is retried no sooner than the pause ends), so that no reconcile hangs on a long Retry-After."""
 
 
+SLOWEST = 8
+"""A throttling app brings the rate down to no less than the limit divided by this."""
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """Outbound limits for one connector (the Integration's `rateLimit`)."""
@@ -58,10 +62,10 @@ class RateLimiter:
         self._max_pause_wait = max_pause_wait
 
     def slow_down(self) -> None:
-        """The app throttled a request (429): halve the rate (at least one a second, or the limit if lower).
-        Slack, for one, allows about 180 writes a minute with bursts of 20: adapt to it rather than fail."""
+        """The app throttled a request (429): halve the rate, down to an eighth of the limit (the default 25
+        a second comes down to about 3, Slack's 180 writes a minute): adapt to the app rather than fail."""
         self.throttled += 1
-        self.rate = max(min(1.0, self.limit.requests_per_second), self.rate / 2)
+        self.rate = max(self.limit.requests_per_second / SLOWEST, self.rate / 2)
         self._capacity = max(1.0, min(self._capacity, self.rate))
         self._tokens = min(self._tokens, self._capacity)
 

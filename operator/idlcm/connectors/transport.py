@@ -192,7 +192,7 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
             pause = parse_retry_after(answer.headers.get("Retry-After"))
             if pause is not None and pause > THROTTLE_MAX_WAIT:
                 return answer  # a long pause: the operation is retried no sooner than asked
-            if not pause:
+            if pause is None:
                 self._limiter.pause(THROTTLE_PAUSE)  # none given: a short pause of our own
             request = _again(request, request.headers)
         return await self._framed(request)
